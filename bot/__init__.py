@@ -1,0 +1,1 @@
+"""The Discord layer: a discord.py bot that answers questions from the articles index."""

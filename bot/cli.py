@@ -1,0 +1,177 @@
+"""article-bot: the one command-line tool for operators (build the index, ask questions, run the bot)."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from pydantic import ValidationError
+
+from index import Answer, ArticleIndex, ArticleIndexError, open_index
+
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+EXIT_ERROR = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="article-bot", description="Answer questions about articles by quoting them.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def folders(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--articles", type=Path, help="articles folder (default: ARTICLES_DIR, else articles/)")
+        sub.add_argument("--index", type=Path, help="index folder (default: INDEX_DIR, else data/index)")
+
+    index_command = commands.add_parser("index", help="build or inspect the index")
+    index_actions = index_command.add_subparsers(dest="action", required=True, metavar="ACTION")
+    folders(index_actions.add_parser("build", help="build or update the index from the articles folder"))
+    folders(index_actions.add_parser("info", help="list what is indexed"))
+
+    ask = commands.add_parser("ask", help="ask a question (or one per line on standard input)")
+    folders(ask)
+    ask.add_argument("--top-k", type=int, help="results per question (default: TOP_K, else 3)")
+    ask.add_argument("--article", help="search only this article (id or title)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object per question")
+    ask.add_argument("question", nargs="*", help="the question; omit it to read questions from standard input")
+
+    commands.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)")
+    return parser
+
+
+def _open(settings: Settings, articles: Path | None, index_dir: Path | None, progress: bool) -> ArticleIndex:
+    index = ArticleIndex(settings.embedder_spec(), min_score=settings.min_score, show_progress=progress)
+    report = open_index(index, articles or settings.articles_dir, index_dir or settings.index_dir)
+    if report is not None and report.changed:
+        logger.info("Index updated: %s", _summary(report))
+    return index
+
+
+def _summary(report) -> str:
+    parts = [f"{report.articles} articles, {report.sections} sections, {report.passages} passages"]
+    changes = [f"{len(ids)} {label}" for label, ids in (("added", report.added), ("updated", report.updated), ("removed", report.removed)) if ids]
+    if report.unchanged:
+        changes.append(f"{report.unchanged} unchanged")
+    if changes:
+        parts.append(", ".join(changes))
+    if report.skipped:
+        parts.append(f"{len(report.skipped)} files skipped")
+    parts.append(f"{report.seconds:.1f} s")
+    return "; ".join(parts)
+
+
+def answer_json(answer: Answer, error: str | None = None) -> str:
+    """The --json line for one question (the contract other tools rely on)."""
+    payload: dict = {
+        "question": answer.question,
+        "answered": answer.answered,
+        "results": [
+            {"article": r.article, "section": r.section, "source": r.source, "quote": r.quote, "score": round(r.score, 4)}
+            for r in (answer.results if answer.answered else ())
+        ],
+    }
+    if error is not None:
+        payload["error"] = error
+    return json.dumps(payload, ensure_ascii=False)
+
+
+def answer_text(answer: Answer, emphasis: bool) -> str:
+    """A person-readable answer: each quote with the answering sentence emphasized, and where it came from."""
+    if not answer.answered:
+        return f"Q: {answer.question}\nThe articles do not answer this question.\n"
+    bold, plain = ("\033[1m", "\033[0m") if emphasis else ("", "")
+    lines = [f"Q: {answer.question}"]
+    for rank, result in enumerate(answer.results, 1):
+        where = result.article + (f" › {result.section}" if result.section else "")
+        quote = result.quote.replace(result.highlight, f"{bold}{result.highlight}{plain}", 1)
+        lines += [f"[{rank}] {where}  (score {result.score:.2f})", f"    “{quote}”", f"    source: {result.url or result.source}"]
+    return "\n".join(lines) + "\n"
+
+
+def _questions(arguments: Sequence[str], stdin: TextIO) -> Iterable[str]:
+    if arguments:
+        yield " ".join(arguments)
+    else:
+        for line in stdin:
+            if line.strip():
+                yield line.rstrip("\n")
+
+
+def _ask(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    index = _open(settings, options.articles, options.index, progress=out.isatty())
+    top_k = options.top_k or settings.top_k
+    failures = 0
+    for question in _questions(options.question, sys.stdin):
+        try:
+            answer = index.search(question, top_k=top_k, article=options.article)
+        except ArticleIndexError as error:
+            failures += 1
+            if options.json:
+                print(answer_json(Answer(question[:200], False), error=str(error)), file=out, flush=True)
+            else:
+                print(f"error: {error}", file=sys.stderr, flush=True)
+            continue
+        print(answer_json(answer) if options.json else answer_text(answer, out.isatty()), file=out, flush=True)
+    return EXIT_ERROR if failures and options.question else 0
+
+
+def _index(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    if options.action == "build":
+        index = ArticleIndex(settings.embedder_spec(), show_progress=sys.stderr.isatty())
+        articles = options.articles or settings.articles_dir
+        report = open_index(index, articles, options.index or settings.index_dir)
+        if report is None:
+            print(f"error: nothing was built: {articles} has no readable articles; the saved index is unchanged.", file=sys.stderr)
+            return EXIT_ERROR
+        for name, reason in report.skipped:
+            print(f"skipped {name}: {reason}", file=sys.stderr)
+        print(f"Indexed {_summary(report)}", file=out)
+        return 0
+    index = ArticleIndex(settings.embedder_spec())
+    if not index.load(options.index or settings.index_dir):
+        print("No index yet: run 'article-bot index build'.", file=out)
+        return 0
+    for summary in index.summaries():
+        sections = ", ".join(s or "(untitled)" for s in summary.sections)
+        print(f"{summary.title}  [{summary.id}]  {summary.passages} passages; sections: {sections}", file=out)
+    return 0
+
+
+def _run(settings: Settings) -> int:
+    from .runner import run_bot  # imports discord only when the bot is wanted
+
+    return run_bot(settings)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors())
+        print(f"error: invalid setting: {problems}", file=sys.stderr)
+        return EXIT_ERROR
+    logging.basicConfig(
+        level=settings.log_level if options.command == "run" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s" if options.command == "run" else "%(levelname)s: %(message)s",
+    )
+    try:
+        if options.command == "ask":
+            return _ask(options, settings, sys.stdout)
+        if options.command == "index":
+            return _index(options, settings, sys.stdout)
+        return _run(settings)
+    except ArticleIndexError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Settings for the command-line tool and the bot, from the environment or a .env file."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from index import DEFAULT_MIN_SCORE, DEFAULT_TOP_K, EmbedderSpec
+
+IdList = Annotated[list[int], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Every setting, named as its environment variable (case-insensitive). See .env.example."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    discord_token: SecretStr | None = None
+    articles_dir: Path = Path("articles")
+    index_dir: Path = Path("data/index")
+    embedding_backend: str = "torch"
+    embedding_model: Path | None = None
+    embedding_threads: int = Field(default=1, ge=1, le=64)
+    top_k: int = Field(default=DEFAULT_TOP_K, ge=1, le=10)
+    min_score: float = Field(default=DEFAULT_MIN_SCORE, ge=-1.0, le=1.0)
+    guild_ids: IdList = []
+    moderator_role_ids: IdList = []
+    moderator_user_ids: IdList = []
+    cooldown_questions: int = Field(default=5, ge=1)
+    cooldown_seconds: float = Field(default=30.0, ge=0)
+    log_level: str = "INFO"
+    discord_api_base_url: str = "https://discord.com/api/v10"
+    discord_gateway_url: str = "wss://gateway.discord.gg/"
+
+    @field_validator("guild_ids", "moderator_role_ids", "moderator_user_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        # "1, 2,3" in the environment; a list when built in code
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("embedding_model", mode="before")
+    @classmethod
+    def _empty_model_is_default(cls, value: object) -> object:
+        return None if value in ("", None) else value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    def embedder_spec(self) -> EmbedderSpec:
+        return EmbedderSpec(self.embedding_backend, self.embedding_model, self.embedding_threads)

@@ -1,0 +1,38 @@
+"""Retrieval library: load articles, split them into passages, embed and index them, and answer
+questions with verbatim quotes. It knows nothing of Discord."""
+from __future__ import annotations
+
+from .collection import DEFAULT_MIN_SCORE, DEFAULT_TOP_K, MAX_QUESTION_CHARS, ArticleIndex, EmbedderSpec, UpdateReport, open_index
+from .errors import (
+    ArticleIndexError,
+    ArticleLoadError,
+    ArticlesFolderError,
+    IncompatibleIndex,
+    IndexStoreError,
+    InvalidQuestion,
+    UnknownArticle,
+)
+from .records import Answer, Article, ArticleSummary, Passage, SearchResult, Section
+
+__all__ = [
+    "DEFAULT_MIN_SCORE",
+    "DEFAULT_TOP_K",
+    "MAX_QUESTION_CHARS",
+    "Answer",
+    "Article",
+    "ArticleIndex",
+    "ArticleIndexError",
+    "ArticleLoadError",
+    "ArticleSummary",
+    "ArticlesFolderError",
+    "EmbedderSpec",
+    "IncompatibleIndex",
+    "IndexStoreError",
+    "InvalidQuestion",
+    "Passage",
+    "SearchResult",
+    "Section",
+    "UnknownArticle",
+    "UpdateReport",
+    "open_index",
+]

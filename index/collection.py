@@ -1,0 +1,361 @@
+"""ArticleIndex: the one object to index, update, search, save and load a collection of articles."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .embedding import Embedder, load_embedder, model_id_for
+from .errors import ArticlesFolderError, IndexStoreError, InvalidQuestion, UnknownArticle
+from .keyword import KeywordIndex
+from .loaders import load_folder
+from .passages import chunk_article
+from .quotes import QUOTE_LIMIT, quote_text, select_quote_window
+from .records import Answer, Article, ArticleSummary, Passage, SearchResult
+from .search import FusionWeights, fuse, max_per_group, term_overlap, top_indices
+from .snapshot import IndexSnapshot
+from .store import load_snapshot, save_snapshot
+from .text import collapse_whitespace
+
+logger = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 1000
+DEFAULT_TOP_K = 3
+# Below this cosine similarity (best of passage and sentence) the top passage is taken as unrelated.
+DEFAULT_MIN_SCORE = 0.30
+# How much a sentence's share of the question's terms adds to its similarity when choosing what to quote.
+SENTENCE_TERM_WEIGHT = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedderSpec:
+    """Which embedder to load, without loading it: the model id is known before the model is."""
+
+    backend: str = "torch"
+    model_path: Path | None = None
+    threads: int = 1
+
+    @property
+    def model_id(self) -> str:
+        return model_id_for(self.model_path)
+
+    def load(self) -> Embedder:
+        return load_embedder(self.backend, self.model_path, self.threads)
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateReport:
+    """What an update changed, for the build summary and the /reload reply."""
+
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: int = 0
+    skipped: tuple[tuple[str, str], ...] = ()
+    articles: int = 0
+    sections: int = 0
+    passages: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
+def validate_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
+    """The question with whitespace collapsed; InvalidQuestion if it is empty or too long."""
+    cleaned = collapse_whitespace(question or "")
+    if not cleaned:
+        raise InvalidQuestion("The question is empty: type what you want to know.")
+    if len(cleaned) > max_chars:
+        raise InvalidQuestion(f"The question is {len(cleaned):,} characters long; please keep it under {max_chars:,}.")
+    return cleaned
+
+
+@dataclass
+class ArticleIndex:
+    """A searchable collection of articles (txtai-style: index / upsert / delete / search / save / load).
+
+    Updates build a new snapshot off to the side and swap it in with one assignment, so searches running
+    at the same time see either the old index or the new one, never a mix."""
+
+    embedder_source: Embedder | EmbedderSpec = field(default_factory=EmbedderSpec)
+    weights: FusionWeights = field(default_factory=FusionWeights)
+    min_score: float = DEFAULT_MIN_SCORE
+    quote_limit: int = QUOTE_LIMIT
+    show_progress: bool = False
+    _snapshot: IndexSnapshot | None = field(default=None, init=False, repr=False)
+    _embedder: Embedder | None = field(default=None, init=False, repr=False)
+    _embedder_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _update_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    # -- the model -------------------------------------------------------------------------------
+    @property
+    def model_id(self) -> str:
+        return self.embedder_source.model_id
+
+    @property
+    def embedder(self) -> Embedder:
+        """Loaded on first use, so listing or loading an index does not wait for the model."""
+        if self._embedder is None:
+            with self._embedder_lock:
+                if self._embedder is None:
+                    source = self.embedder_source
+                    self._embedder = source if isinstance(source, Embedder) else source.load()
+        return self._embedder
+
+    # -- state -------------------------------------------------------------------------------------
+    @property
+    def snapshot(self) -> IndexSnapshot | None:
+        return self._snapshot
+
+    @property
+    def is_empty(self) -> bool:
+        return self._snapshot is None or self._snapshot.is_empty
+
+    def articles(self) -> list[Article]:
+        return list(self._snapshot.articles.values()) if self._snapshot else []
+
+    def summaries(self) -> list[ArticleSummary]:
+        snapshot = self._snapshot
+        if snapshot is None:
+            return []
+        return [
+            ArticleSummary(
+                id=article.id,
+                title=article.title,
+                source=article.source,
+                url=article.url,
+                sections=tuple(s.heading for s in article.sections),
+                passages=snapshot.article_rows.get(article.id, (0, 0))[1] - snapshot.article_rows.get(article.id, (0, 0))[0],
+                indexed_at=snapshot.indexed_at[article.id],
+            )
+            for article in snapshot.articles.values()
+        ]
+
+    def find_article(self, name: str) -> str:
+        """The id of the article named by id, file name or title (case-insensitive; a unique prefix will do)."""
+        wanted = name.strip().casefold()
+        articles = self.articles()
+        for article in articles:
+            if wanted in (article.id.casefold(), article.title.casefold(), Path(article.id).stem.casefold()):
+                return article.id
+        prefixed = [a.id for a in articles if a.title.casefold().startswith(wanted) or a.id.casefold().startswith(wanted)]
+        if len(prefixed) == 1:
+            return prefixed[0]
+        raise UnknownArticle(f"No indexed article is called {name!r}.")
+
+    def matching_articles(self, typed: str, limit: int = 25) -> list[Article]:
+        """Articles whose title or id contains the typed text, for autocomplete."""
+        typed = typed.strip().casefold()
+        hits = [a for a in self.articles() if typed in a.title.casefold() or typed in a.id.casefold()]
+        return sorted(hits, key=lambda a: (not a.title.casefold().startswith(typed), a.title.casefold()))[:limit]
+
+    # -- building ----------------------------------------------------------------------------------
+    def _embed_articles(self, articles: list[Article]) -> dict[str, tuple[list[Passage], np.ndarray, np.ndarray]]:
+        """Chunk and embed new or changed articles, in one batch so the model works in large batches."""
+        if not articles:
+            return {}
+        embedder = self.embedder
+        chunked = {a.id: chunk_article(a, embedder.count_tokens) for a in articles}
+        by_id = {a.id: a for a in articles}
+        passage_texts, sentence_texts = [], []
+        for article_id, passages in chunked.items():
+            article = by_id[article_id]
+            for passage in passages:
+                heading = article.sections[passage.section_index].heading
+                body = article.text[passage.start:passage.end]
+                passage_texts.append(f"{heading}\n{body}" if heading else body)
+                sentence_texts.extend(article.text[s.start:s.end] for s in passage.sentences)
+        vectors = self.embedder.encode(passage_texts + sentence_texts, show_progress=self.show_progress)
+        passage_vectors, sentence_vectors = vectors[: len(passage_texts)], vectors[len(passage_texts):]
+        result: dict[str, tuple[list[Passage], np.ndarray, np.ndarray]] = {}
+        p_row = s_row = 0
+        for article_id, passages in chunked.items():
+            sentences = sum(len(p.sentences) for p in passages)
+            result[article_id] = (
+                passages,
+                passage_vectors[p_row:p_row + len(passages)],
+                sentence_vectors[s_row:s_row + sentences],
+            )
+            p_row += len(passages)
+            s_row += sentences
+        return result
+
+    def _rebuild(self, wanted: list[Article], skipped: Iterable[tuple[str, str]] = ()) -> UpdateReport:
+        """Make ``wanted`` the whole collection, reusing the vectors of articles whose content is unchanged."""
+        started = time.perf_counter()
+        with self._update_lock:  # one rebuild at a time; searches go on against the current snapshot
+            old = self._snapshot
+            old_articles = old.articles if old else {}
+            changed = [a for a in wanted if a.id not in old_articles or old_articles[a.id].content_hash != a.content_hash]
+            fresh = self._embed_articles(changed)
+            now = time.time()
+            passages: list[Passage] = []
+            passage_blocks, sentence_blocks = [], []
+            indexed_at: dict[str, float] = {}
+            for article in wanted:
+                if article.id in fresh:
+                    article_passages, p_vectors, s_vectors = fresh[article.id]
+                    indexed_at[article.id] = now
+                else:
+                    assert old is not None
+                    first, last = old.article_rows.get(article.id, (0, 0))
+                    article_passages = list(old.passages[first:last])
+                    s_first = int(old.sentence_starts[first]) if last > first else 0
+                    s_last = s_first + sum(len(p.sentences) for p in article_passages)
+                    p_vectors, s_vectors = old.passage_vectors[first:last], old.sentence_vectors[s_first:s_last]
+                    indexed_at[article.id] = old.indexed_at[article.id]
+                passages.extend(article_passages)
+                passage_blocks.append(p_vectors)
+                sentence_blocks.append(s_vectors)
+            dimension = self.embedder.dimension if changed or old is None else old.dimension
+            articles = {a.id: a for a in wanted}
+            keyword = KeywordIndex.build(
+                [f"{articles[p.article_id].title}\n{articles[p.article_id].sections[p.section_index].heading or ''}\n"
+                 f"{articles[p.article_id].text[p.start:p.end]}" for p in passages]
+            )
+            empty = np.zeros((0, dimension), dtype=np.float32)
+            self._snapshot = IndexSnapshot(
+                model_id=self.model_id,
+                dimension=dimension,
+                articles=articles,
+                indexed_at=indexed_at,
+                passages=tuple(passages),
+                passage_vectors=np.concatenate(passage_blocks) if passage_blocks else empty,
+                sentence_vectors=np.concatenate(sentence_blocks) if sentence_blocks else empty,
+                keyword=keyword,
+            )
+        wanted_ids = {a.id for a in wanted}
+        return UpdateReport(
+            added=tuple(a.id for a in changed if a.id not in old_articles),
+            updated=tuple(a.id for a in changed if a.id in old_articles),
+            removed=tuple(i for i in old_articles if i not in wanted_ids),
+            unchanged=len(wanted) - len(changed),
+            skipped=tuple(skipped),
+            articles=len(wanted),
+            sections=sum(len(a.sections) for a in wanted),
+            passages=len(passages),
+            seconds=time.perf_counter() - started,
+        )
+
+    def index(self, articles: Iterable[Article]) -> UpdateReport:
+        """Make exactly these articles the collection."""
+        return self._rebuild(list({a.id: a for a in articles}.values()))
+
+    def upsert(self, articles: Iterable[Article]) -> UpdateReport:
+        """Add new articles and replace changed ones; others stay."""
+        merged = dict(self._snapshot.articles) if self._snapshot else {}
+        merged.update({a.id: a for a in articles})
+        return self._rebuild(list(merged.values()))
+
+    def delete(self, article_ids: Iterable[str]) -> UpdateReport:
+        """Remove articles by id; unknown ids are ignored."""
+        gone = set(article_ids)
+        return self._rebuild([a for a in self.articles() if a.id not in gone])
+
+    def sync_folder(self, folder: Path) -> UpdateReport:
+        """Make the collection match the articles folder. Refuses (and keeps the index) if none can be read."""
+        loaded = load_folder(folder)
+        if not loaded.articles:
+            reasons = "; ".join(reason for _, reason in loaded.skipped[:3])
+            raise ArticlesFolderError(
+                f"No readable articles in {folder}" + (f" ({reasons})." if reasons else " (the folder is empty).")
+            )
+        return self._rebuild(loaded.articles, loaded.skipped)
+
+    # -- persistence -------------------------------------------------------------------------------
+    def save(self, index_dir: Path) -> None:
+        if self._snapshot is None:
+            raise ValueError("Nothing to save: the index is empty.")
+        save_snapshot(self._snapshot, index_dir)
+
+    def load(self, index_dir: Path) -> bool:
+        """Load the saved index; False if there is none. Raises IndexStoreError if it is unusable."""
+        snapshot = load_snapshot(index_dir, self.model_id)
+        if snapshot is None:
+            return False
+        self._snapshot = snapshot
+        return True
+
+    # -- searching ---------------------------------------------------------------------------------
+    def search(self, question: str, top_k: int = DEFAULT_TOP_K, article: str | None = None) -> Answer:
+        """Ranked quotes for a question. ``article`` (id or title) narrows the search to one article."""
+        cleaned = validate_question(question)
+        snapshot = self._snapshot  # one snapshot for the whole search, even if an update swaps it meanwhile
+        if snapshot is None or snapshot.is_empty:
+            return Answer(cleaned, False)
+        allowed = None
+        if article:
+            first, last = snapshot.article_rows.get(self.find_article(article), (0, 0))
+            allowed = np.zeros(len(snapshot.passages), dtype=bool)
+            allowed[first:last] = True
+        question_vector = self.embedder.encode([cleaned])[0]
+        return self._answer(snapshot, cleaned, question_vector, max(1, top_k), allowed)
+
+    def _answer(
+        self, snapshot: IndexSnapshot, question: str, question_vector: np.ndarray, top_k: int, allowed: np.ndarray | None
+    ) -> Answer:
+        passage_dense = snapshot.passage_vectors @ question_vector
+        sentence_dense = snapshot.sentence_vectors @ question_vector
+        sentence_best = max_per_group(sentence_dense, snapshot.sentence_starts)
+        fused = fuse(passage_dense, sentence_best, snapshot.keyword.scores(question), self.weights)
+        rows = top_indices(fused, top_k, allowed)
+        if not rows:
+            return Answer(question, False)
+        answered = max(float(passage_dense[rows[0]]), float(sentence_best[rows[0]])) >= self.min_score
+        question_terms = snapshot.keyword.query_terms(question)
+        results = []
+        for row in rows:
+            passage = snapshot.passages[row]
+            article = snapshot.articles[passage.article_id]
+            first = int(snapshot.sentence_starts[row])
+            sentence_texts = [article.text[s.start:s.end] for s in passage.sentences]
+            sentence_scores = sentence_dense[first:first + len(passage.sentences)] + SENTENCE_TERM_WEIGHT * term_overlap(
+                question_terms, snapshot.keyword.terms(sentence_texts)
+            )
+            window = select_quote_window(article.text, passage.sentences, sentence_scores, self.quote_limit)
+            quote = quote_text(article.text, window, self.quote_limit)
+            highlight = quote_text(article.text, window.highlight, self.quote_limit)
+            results.append(
+                SearchResult(
+                    article_id=article.id,
+                    article=article.title,
+                    section=article.sections[passage.section_index].heading,
+                    source=article.source,
+                    url=article.url,
+                    quote=quote,
+                    highlight=highlight if highlight in quote else quote,
+                    score=float(fused[row]),
+                    start=window.start,
+                    end=window.end,
+                )
+            )
+        return Answer(question, answered, tuple(results))
+
+
+def open_index(index: ArticleIndex, articles_dir: Path, index_dir: Path) -> UpdateReport | None:
+    """Load the saved index and bring it in line with the articles folder, saving only if something changed.
+
+    A corrupt index, or one built with another model, is rebuilt from the articles (and said so in the log).
+    A missing or unreadable articles folder leaves a loaded index serving as it is; with no index either,
+    ArticlesFolderError says what is wrong. Returns the update made, or None if the folder was not read."""
+    try:
+        index.load(index_dir)
+    except IndexStoreError as error:
+        logger.warning("%s Rebuilding it from %s.", error, articles_dir)
+    try:
+        report = index.sync_folder(articles_dir)
+    except ArticlesFolderError as error:
+        if index.is_empty:
+            raise
+        logger.warning("%s Serving the saved index as it is.", error)
+        return None
+    if report.changed:  # a failed or missing load leaves the index empty, so every article counts as added
+        index.save(index_dir)
+    return report

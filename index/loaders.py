@@ -1,0 +1,213 @@
+"""Loading articles from files: plain text, Markdown and HTML, each split into sections by its headings."""
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ArticleLoadError, ArticlesFolderError
+from .records import Article, Section
+from .text import paragraph_spans
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+MAX_ARTICLE_BYTES = 10 * 1024 * 1024
+# A plain-text heading is one short line without closing punctuation.
+_MAX_HEADING_CHARS = 120
+_MAX_HEADING_WORDS = 16
+_CLOSING_PUNCTUATION = ".!?;:,…"
+
+
+@dataclass(slots=True)
+class FolderLoad:
+    """The articles a folder gave, and the files skipped with the reason why."""
+
+    articles: list[Article] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def decode_article_bytes(data: bytes, name: str) -> str:
+    """Bytes to text, refusing what is not a UTF-8 text file."""
+    if len(data) > MAX_ARTICLE_BYTES:
+        raise ArticleLoadError(f"{name}: larger than {MAX_ARTICLE_BYTES // (1024 * 1024)} MiB")
+    if b"\x00" in data:
+        raise ArticleLoadError(f"{name}: looks like a binary file, not text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ArticleLoadError(f"{name}: not valid UTF-8 (byte {error.start})") from None
+    if not text.strip():
+        raise ArticleLoadError(f"{name}: the file is empty")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _is_plain_heading(line: str) -> bool:
+    if "\n" in line or len(line) > _MAX_HEADING_CHARS or len(line.split()) > _MAX_HEADING_WORDS:
+        return False
+    stripped = line.rstrip("\"'”’)]*_ ")
+    return bool(stripped) and stripped[-1] not in _CLOSING_PUNCTUATION
+
+
+def _sections_from_headings(text: str, headings: list[tuple[str | None, int, int]], end: int) -> tuple[Section, ...]:
+    """Sections from (heading, heading_start, body_start) triples in text order; empty bodies are dropped."""
+    sections: list[Section] = []
+    for position, (heading, _, body_start) in enumerate(headings):
+        body_end = headings[position + 1][1] if position + 1 < len(headings) else end
+        if text[body_start:body_end].strip():
+            sections.append(Section(heading, body_start, body_end))
+    return tuple(sections)
+
+
+def parse_plain_text(text: str, fallback_title: str) -> tuple[str, tuple[Section, ...]]:
+    """The first line is the title; a short unpunctuated line set off by blank lines starts a section."""
+    blocks = paragraph_spans(text)
+    if not blocks:
+        return fallback_title, ()
+    first_line_end = text.find("\n", blocks[0].start, blocks[0].end)
+    title_end = blocks[0].end if first_line_end == -1 else first_line_end
+    title = text[blocks[0].start:title_end].strip() or fallback_title
+    # Lines after the title in its own paragraph are body text of an untitled first section.
+    headings: list[tuple[str | None, int, int]] = [(None, title_end, title_end)]
+    for block in blocks[1:]:
+        line = text[block.start:block.end]
+        if _is_plain_heading(line):
+            headings.append((line.strip(), block.start, block.end))
+    return title, _sections_from_headings(text, headings, len(text))
+
+
+def _split_front_matter(text: str) -> tuple[dict, int]:
+    """YAML front matter between '---' lines at the very top, and where the body starts."""
+    if not text.startswith("---\n"):
+        return {}, 0
+    closing = text.find("\n---", 3)
+    if closing == -1:
+        return {}, 0
+    line_end = text.find("\n", closing + 4)
+    body_start = len(text) if line_end == -1 else line_end + 1
+    import yaml
+
+    try:
+        meta = yaml.safe_load(text[4:closing]) or {}
+    except yaml.YAMLError:
+        logger.warning("front matter is not valid YAML; treating it as text")
+        return {}, 0
+    return (meta if isinstance(meta, dict) else {}), body_start
+
+
+def parse_markdown(text: str, fallback_title: str) -> tuple[str, tuple[Section, ...], dict]:
+    """ATX ('#') and underlined headings start sections; the first top-level heading may be the title."""
+    from markdown_it import MarkdownIt
+
+    meta, body_start = _split_front_matter(text)
+    line_starts = [0]
+    for position, character in enumerate(text):
+        if character == "\n":
+            line_starts.append(position + 1)
+    first_line = text.count("\n", 0, body_start)
+    tokens = MarkdownIt("commonmark").parse(text[body_start:])
+
+    headings: list[tuple[str | None, int, int]] = [(None, body_start, body_start)]
+    title = str(meta["title"]).strip() if meta.get("title") else None
+    for position, token in enumerate(tokens):
+        if token.type != "heading_open" or token.map is None:
+            continue
+        heading = tokens[position + 1].content.strip()
+        start = line_starts[first_line + token.map[0]]
+        end_line = first_line + token.map[1]
+        end = line_starts[end_line] if end_line < len(line_starts) else len(text)
+        if title is None and token.tag == "h1" and len(headings) == 1 and not text[body_start:start].strip():
+            title = heading  # a leading '# Title' names the article rather than a section
+            headings[0] = (None, start, end)
+            continue
+        headings.append((heading, start, end))
+    return title or fallback_title, _sections_from_headings(text, headings, len(text)), meta
+
+
+def extract_html(html: str) -> tuple[str, dict]:
+    """Main content of a web page as Markdown (headings kept), and its metadata."""
+    import trafilatura
+
+    extracted = trafilatura.extract(
+        html, output_format="markdown", include_comments=False, include_tables=True, favor_recall=True
+    )
+    if not extracted or not extracted.strip():
+        raise ArticleLoadError("no readable article text found in the page")
+    metadata = trafilatura.extract_metadata(html)
+    meta = {}
+    if metadata is not None:
+        meta = {"title": metadata.title, "url": metadata.url, "date": metadata.date}
+    return extracted, {key: value for key, value in meta.items() if value}
+
+
+def article_from_text(
+    article_id: str, source: str, text: str, suffix: str, digest: str, url: str | None = None
+) -> Article:
+    """Build an Article from decoded text of the given kind (suffix such as '.md')."""
+    fallback_title = Path(article_id).stem.replace("_", " ").replace("-", " ")
+    meta: dict = {}
+    if suffix in (".html", ".htm"):
+        text, meta = extract_html(text)
+        title, sections, front = parse_markdown(text, meta.get("title") or fallback_title)
+        meta = {**meta, **front}
+        if meta.get("title"):
+            title = str(meta["title"])
+    elif suffix in (".md", ".markdown"):
+        title, sections, meta = parse_markdown(text, fallback_title)
+    else:
+        title, sections = parse_plain_text(text, fallback_title)
+    if not sections:
+        raise ArticleLoadError(f"{article_id}: no text besides the title")
+    date = meta.get("date")
+    return Article(
+        id=article_id,
+        title=title,
+        source=source,
+        text=text,
+        sections=sections,
+        content_hash=digest,
+        url=url or (str(meta["url"]) if meta.get("url") else None),
+        date=str(date) if date else None,
+    )
+
+
+def load_article(path: Path, root: Path | None = None) -> Article:
+    """Load one article file; ``root`` makes its id the path relative to the articles folder."""
+    suffix = path.suffix.lower()
+    article_id = path.relative_to(root).as_posix() if root else path.name
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise ArticleLoadError(f"{article_id}: unsupported file type {suffix or '(none)'}")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ArticleLoadError(f"{article_id}: cannot read ({error.strerror})") from None
+    text = decode_article_bytes(data, article_id)
+    return article_from_text(article_id, str(path), text, suffix, content_hash(data))
+
+
+def article_files(folder: Path) -> Iterable[Path]:
+    """Every visible file below the folder, in a stable order."""
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if path.is_file() and not any(part.startswith(".") for part in relative.parts):
+            yield path
+
+
+def load_folder(folder: Path) -> FolderLoad:
+    """Load every article below ``folder``; unreadable files are skipped with a warning."""
+    if not folder.is_dir():
+        raise ArticlesFolderError(f"The articles folder {folder} does not exist.")
+    loaded = FolderLoad()
+    for path in article_files(folder):
+        try:
+            loaded.articles.append(load_article(path, folder))
+        except ArticleLoadError as error:
+            logger.warning("Skipped %s", error)
+            loaded.skipped.append((path.relative_to(folder).as_posix(), str(error)))
+    return loaded

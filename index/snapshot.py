@@ -1,0 +1,49 @@
+"""An immutable, searchable state of the index: articles, passages, vectors and the keyword index.
+
+Updates build a new snapshot and swap it in, so a search always sees one consistent state."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from .keyword import KeywordIndex
+from .records import Article, Passage
+
+
+@dataclass(frozen=True)
+class IndexSnapshot:
+    model_id: str
+    dimension: int
+    articles: dict[str, Article]  # in passage order: an article's passages are contiguous
+    indexed_at: dict[str, float]
+    passages: tuple[Passage, ...]
+    passage_vectors: np.ndarray  # (passages, dimension)
+    sentence_vectors: np.ndarray  # (sentences, dimension), passage by passage
+    keyword: KeywordIndex  # one document per passage
+
+    @cached_property
+    def sentence_starts(self) -> np.ndarray:
+        """Row of each passage's first sentence in ``sentence_vectors``."""
+        counts = np.fromiter((len(p.sentences) for p in self.passages), dtype=np.int64, count=len(self.passages))
+        return np.concatenate(([0], np.cumsum(counts)[:-1])) if len(counts) else counts
+
+    @cached_property
+    def article_rows(self) -> dict[str, tuple[int, int]]:
+        """For each article, the [first, last) range of its passages."""
+        rows: dict[str, tuple[int, int]] = {}
+        for row, passage in enumerate(self.passages):
+            first, _ = rows.get(passage.article_id, (row, row))
+            rows[passage.article_id] = (first, row + 1)
+        return rows
+
+    def passage_text(self, passage: Passage) -> str:
+        return self.articles[passage.article_id].text[passage.start:passage.end]
+
+    def section_heading(self, passage: Passage) -> str | None:
+        return self.articles[passage.article_id].sections[passage.section_index].heading
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.passages

@@ -1,0 +1,208 @@
+"""Saving and loading the index folder.
+
+Layout: ``CURRENT`` names the version folder in use; each version holds a manifest, the records and the
+vectors. A save writes a new version beside the old one and then replaces ``CURRENT`` atomically, so a
+crash at any point leaves the last good index loadable."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from .errors import IncompatibleIndex, IndexStoreError
+from .keyword import KeywordIndex
+from .records import Article, Passage, Section, Span
+from .snapshot import IndexSnapshot
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+POINTER = "CURRENT"
+MANIFEST = "manifest.json"
+_RECORDS = "records.json"
+_PASSAGE_VECTORS = "passage_vectors.npy"
+_SENTENCE_VECTORS = "sentence_vectors.npy"
+_KEYWORD = "keyword"
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    with path.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _article_record(article: Article, indexed_at: float) -> dict:
+    return {
+        "id": article.id,
+        "title": article.title,
+        "source": article.source,
+        "url": article.url,
+        "date": article.date,
+        "hash": article.content_hash,
+        "indexed_at": indexed_at,
+        "text": article.text,
+        "sections": [[s.heading, s.start, s.end] for s in article.sections],
+    }
+
+
+def _article_from_record(record: dict) -> Article:
+    return Article(
+        id=record["id"],
+        title=record["title"],
+        source=record["source"],
+        text=record["text"],
+        sections=tuple(Section(h, s, e) for h, s, e in record["sections"]),
+        content_hash=record["hash"],
+        url=record["url"],
+        date=record["date"],
+    )
+
+
+def save_snapshot(snapshot: IndexSnapshot, index_dir: Path) -> Path:
+    """Write the snapshot as a new version and make it current; returns the version folder."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    version = index_dir / f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    staging = index_dir / f".staging-{version.name}"
+    staging.mkdir()
+    try:
+        ordinal = {article_id: n for n, article_id in enumerate(snapshot.articles)}
+        records = {
+            "articles": [_article_record(a, snapshot.indexed_at[a.id]) for a in snapshot.articles.values()],
+            "passages": [
+                [ordinal[p.article_id], p.section_index, p.start, p.end, [x for s in p.sentences for x in (s.start, s.end)]]
+                for p in snapshot.passages
+            ],
+        }
+        _fsync_write(staging / _RECORDS, json.dumps(records, ensure_ascii=False).encode())
+        for name, array in ((_PASSAGE_VECTORS, snapshot.passage_vectors), (_SENTENCE_VECTORS, snapshot.sentence_vectors)):
+            with (staging / name).open("wb") as handle:
+                np.save(handle, np.ascontiguousarray(array, dtype=np.float32))
+                handle.flush()
+                os.fsync(handle.fileno())
+        snapshot.keyword.save(staging / _KEYWORD)
+        files = {
+            path.relative_to(staging).as_posix(): _file_digest(path)
+            for path in sorted(staging.rglob("*"))
+            if path.is_file()
+        }
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "model": snapshot.model_id,
+            "dimension": snapshot.dimension,
+            "created": time.time(),
+            "articles": {a.id: {"hash": a.content_hash, "title": a.title} for a in snapshot.articles.values()},
+            "passages": len(snapshot.passages),
+            "sentences": int(snapshot.sentence_vectors.shape[0]),
+            "files": files,
+        }
+        _fsync_write(staging / MANIFEST, json.dumps(manifest, indent=1).encode())
+        staging.rename(version)
+        pointer_tmp = index_dir / f".{POINTER}.{uuid.uuid4().hex[:8]}"
+        _fsync_write(pointer_tmp, version.name.encode())
+        os.replace(pointer_tmp, index_dir / POINTER)  # the moment the new version becomes the index
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _remove_old_versions(index_dir, keep=version.name)
+    return version
+
+
+def _remove_old_versions(index_dir: Path, keep: str) -> None:
+    for path in index_dir.iterdir():
+        if path.name != keep and path.name != POINTER and (path.name.startswith(("v-", ".staging-", f".{POINTER}."))):
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+def current_version(index_dir: Path) -> Path | None:
+    """The version folder ``CURRENT`` names, or None when there is no index yet."""
+    try:
+        name = (index_dir / POINTER).read_text().strip()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise IndexStoreError(f"Cannot read the index at {index_dir}: {error.strerror}") from None
+    if not name.startswith("v-") or "/" in name or not (index_dir / name).is_dir():
+        raise IndexStoreError(f"The index at {index_dir} is damaged: {POINTER} names a missing version.")
+    return index_dir / name
+
+
+def read_manifest(index_dir: Path) -> dict | None:
+    """The current manifest, or None when there is no index."""
+    version = current_version(index_dir)
+    if version is None:
+        return None
+    try:
+        manifest = json.loads((version / MANIFEST).read_text())
+    except (OSError, ValueError) as error:
+        raise IndexStoreError(f"The index manifest in {version} is unreadable ({error}).") from None
+    if not isinstance(manifest, dict):
+        raise IndexStoreError(f"The index manifest in {version} is not a JSON object.")
+    return manifest
+
+
+def check_compatible(manifest: dict, model_id: str) -> None:
+    """Refuse an index made with another format or model: its vectors cannot be mixed with ours."""
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IncompatibleIndex(
+            f"The index was saved in format {manifest.get('format_version')!r}; this version reads format {FORMAT_VERSION}."
+        )
+    if manifest.get("model") != model_id:
+        raise IncompatibleIndex(f"The index was built with the model {manifest.get('model')!r}, not {model_id!r}.")
+
+
+def load_snapshot(index_dir: Path, model_id: str) -> IndexSnapshot | None:
+    """Load and verify the current index; None if there is none. Raises IndexStoreError if it is unusable."""
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        return None
+    check_compatible(manifest, model_id)
+    version = current_version(index_dir)
+    assert version is not None
+    try:
+        for name, expected in manifest["files"].items():
+            if _file_digest(version / name) != expected:
+                raise IndexStoreError(f"The index file {name} is corrupt (its checksum does not match).")
+        records = json.loads((version / _RECORDS).read_text())
+        articles = [_article_from_record(r) for r in records["articles"]]
+        ids = [a.id for a in articles]
+        passages = tuple(
+            Passage(ids[a], section, start, end, tuple(Span(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)))
+            for a, section, start, end, flat in records["passages"]
+        )
+        passage_vectors = np.load(version / _PASSAGE_VECTORS, allow_pickle=False)
+        sentence_vectors = np.load(version / _SENTENCE_VECTORS, allow_pickle=False)
+        keyword = KeywordIndex.load(version / _KEYWORD, len(passages))
+    except IndexStoreError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
+        raise IndexStoreError(f"The index at {index_dir} is corrupt or truncated ({type(error).__name__}: {error}).") from None
+    dimension = int(manifest["dimension"])
+    sentences = sum(len(p.sentences) for p in passages)
+    if passage_vectors.shape != (len(passages), dimension) or sentence_vectors.shape != (sentences, dimension):
+        raise IndexStoreError(f"The index at {index_dir} is inconsistent: vector counts do not match its records.")
+    return IndexSnapshot(
+        model_id=model_id,
+        dimension=dimension,
+        articles={a.id: a for a in articles},
+        indexed_at={r["id"]: float(r["indexed_at"]) for r in records["articles"]},
+        passages=passages,
+        passage_vectors=passage_vectors,
+        sentence_vectors=sentence_vectors,
+        keyword=keyword,
+    )
