@@ -1,0 +1,131 @@
+"""The article-bot command line as an operator uses it."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from index.store import current_version
+
+TRUCE = "Who claimed that a truce deal was close?"
+
+
+def run_cli(*args: str, stdin: str | None = None, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), **(env or {})},
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def folders(sample_articles, tmp_path, monkeypatch):
+    """Point the settings at a private copy of the sample article and a fresh index folder."""
+    monkeypatch.setenv("ARTICLES_DIR", str(sample_articles))
+    monkeypatch.setenv("INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout
+    return sample_articles, tmp_path / "index"
+
+
+def test_ask_json_quotes_haniyeh_first_end_to_end(folders, tmp_path):
+    articles, index_dir = folders
+    done = run_cli("ask", "--json", TRUCE, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stdout.splitlines()
+    answer = json.loads(line)
+    assert answer["question"] == TRUCE and answer["answered"] is True
+    first = answer["results"][0]
+    assert "Ismail Haniyeh" in first["quote"]
+    assert first["article"] == "Hamas Claiming Progress in Truce Negotiations"
+    assert first["section"] == "Hamas Claiming Progress in Truce Negotiations"
+    assert first["source"].endswith("000_97ab4e9c0a6dbff7.txt")
+    assert set(first) == {"article", "section", "source", "quote", "score"}
+    assert current_version(index_dir) is not None  # ask built the missing index
+    assert "Traceback" not in done.stderr
+
+
+def test_ask_reads_one_question_per_line(folders, tmp_path):
+    done = run_cli("ask", "--json", "--top-k", "2", stdin=f"{TRUCE}\n\nWhat is the capital of Peru's cuisine?\n", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [a["question"] for a in answers] == [TRUCE, "What is the capital of Peru's cuisine?"]
+    assert len(answers[0]["results"]) == 2
+    assert answers[1] == {"question": "What is the capital of Peru's cuisine?", "answered": False, "results": []}
+
+
+def test_human_output_names_the_source(folders, capsys):
+    assert main(["ask", TRUCE]) == 0
+    out = capsys.readouterr().out
+    assert "Ismail Haniyeh" in out and "source:" in out and "Hamas Claiming Progress" in out
+
+
+def test_build_prints_a_summary_then_is_up_to_date(folders, capsys):
+    assert main(["index", "build"]) == 0
+    assert "1 articles, 3 sections" in capsys.readouterr().out
+    assert main(["index", "build"]) == 0
+    assert "1 unchanged" in capsys.readouterr().out
+    assert main(["index", "info"]) == 0
+    assert "The Need for Diplomatic Solutions" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("question", "message"), [("   ", "empty"), ("x" * 10_000, "10,000 characters")])
+def test_bad_questions_get_a_message_not_a_traceback(folders, capsys, question, message):
+    assert main(["ask", question]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_bad_question_in_json_mode_is_reported_per_line(folders, capsys, monkeypatch):
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y" * 5000 + f"\n{TRUCE}\n"))
+    assert main(["ask", "--json"]) == 0
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert first["answered"] is False and "5,000 characters" in first["error"]
+    assert second["answered"] is True
+
+
+def test_missing_articles_folder_is_one_clear_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["ask", "--articles", str(tmp_path / "nope"), "--index", str(tmp_path / "ix"), TRUCE]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: The articles folder") and "does not exist" in err
+
+
+def test_unreadable_files_are_skipped_with_a_warning(folders, capsys):
+    articles, _ = folders
+    (articles / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0")
+    (articles / "broken.txt").write_bytes(b"\x00\x01\x02")
+    assert main(["index", "build"]) == 0
+    captured = capsys.readouterr()
+    assert "skipped broken.txt" in captured.err and "skipped photo.jpg" in captured.err
+    assert "1 articles" in captured.out
+
+
+def test_index_from_another_model_is_rebuilt(folders, capsys, caplog):
+    _, index_dir = folders
+    assert main(["index", "build"]) == 0
+    capsys.readouterr()
+    manifest = current_version(index_dir) / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["model"] = "some-other-model"
+    manifest.write_text(json.dumps(data))
+    assert main(["ask", "--json", TRUCE]) == 0
+    assert json.loads(capsys.readouterr().out)["answered"] is True
+    assert "some-other-model" in caplog.text and "Rebuilding" in caplog.text
+    assert json.loads((current_version(index_dir) / "manifest.json").read_text())["model"] == "all-MiniLM-L6-v2"
+
+
+def test_invalid_setting_is_reported(folders, capsys, monkeypatch):
+    monkeypatch.setenv("TOP_K", "many")
+    assert main(["ask", TRUCE]) == 2
+    assert "TOP_K" in capsys.readouterr().err

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from index import ArticleIndex, ArticlesFolderError, InvalidQuestion, UnknownArticle, open_index
+from index.store import current_version
+
+TRUCE = "Who claimed that a truce deal was close?"
+
+
+def test_open_builds_then_reuses_the_saved_index(embedder, sample_articles, tmp_path):
+    index_dir = tmp_path / "ix"
+    first = open_index(ArticleIndex(embedder), sample_articles, index_dir)
+    assert first.added == ("000_97ab4e9c0a6dbff7.txt",) and first.passages > 0
+    version = current_version(index_dir)
+    second = open_index(ArticleIndex(embedder), sample_articles, index_dir)
+    assert not second.changed and second.unchanged == 1
+    assert current_version(index_dir) == version  # nothing rewritten
+
+
+def test_changed_added_and_removed_articles_are_picked_up(embedder, sample_articles, tmp_path):
+    index = ArticleIndex(embedder)
+    open_index(index, sample_articles, tmp_path / "ix")
+    (sample_articles / "tides.md").write_text("# Tides\n\nThe moon's gravity pulls the oceans and causes the tides.\n")
+    report = open_index(index, sample_articles, tmp_path / "ix")
+    assert report.added == ("tides.md",) and report.unchanged == 1
+    assert index.search("What causes the tides?").results[0].article == "Tides"
+
+    (sample_articles / "tides.md").write_text("# Tides\n\nTides are caused by the moon and, less, by the sun.\n")
+    report = open_index(index, sample_articles, tmp_path / "ix")
+    assert report.updated == ("tides.md",)
+    assert "less, by the sun" in index.search("What causes the tides?").results[0].quote
+
+    (sample_articles / "tides.md").unlink()
+    report = open_index(index, sample_articles, tmp_path / "ix")
+    assert report.removed == ("tides.md",)
+    assert all(r.article != "Tides" for r in index.search("What causes the tides?").results)
+
+
+def test_corrupt_index_is_rebuilt_with_a_log_line(embedder, sample_articles, tmp_path, caplog):
+    open_index(ArticleIndex(embedder), sample_articles, tmp_path / "ix")
+    (current_version(tmp_path / "ix") / "passage_vectors.npy").write_bytes(b"garbage")
+    index = ArticleIndex(embedder)
+    with caplog.at_level(logging.WARNING):
+        report = open_index(index, sample_articles, tmp_path / "ix")
+    assert "corrupt" in caplog.text and "Rebuilding" in caplog.text
+    assert report.added and index.search(TRUCE).answered
+    assert ArticleIndex(embedder).load(tmp_path / "ix")  # the rebuilt index was saved
+
+
+def test_missing_or_empty_folder_keeps_a_good_index(embedder, sample_articles, tmp_path, caplog):
+    open_index(ArticleIndex(embedder), sample_articles, tmp_path / "ix")
+    version = current_version(tmp_path / "ix")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for folder in (tmp_path / "gone", empty):
+        index = ArticleIndex(embedder)
+        with caplog.at_level(logging.WARNING):
+            assert open_index(index, folder, tmp_path / "ix") is None
+        assert index.search(TRUCE).answered
+    assert current_version(tmp_path / "ix") == version
+
+
+def test_no_index_and_no_articles_is_a_clear_error(embedder, tmp_path):
+    with pytest.raises(ArticlesFolderError, match="does not exist"):
+        open_index(ArticleIndex(embedder), tmp_path / "gone", tmp_path / "ix")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ArticlesFolderError, match="No readable articles"):
+        open_index(ArticleIndex(embedder), tmp_path / "empty", tmp_path / "ix")
+    assert not (tmp_path / "ix").exists()
+
+
+@pytest.mark.parametrize(("question", "message"), [("", "empty"), ("   \n\t ", "empty"), ("why" * 3334, "under 1,000")])
+def test_bad_questions_are_refused_clearly(embedder, sample_articles, question, message):
+    index = ArticleIndex(embedder)
+    index.sync_folder(sample_articles)
+    with pytest.raises(InvalidQuestion, match=message):
+        index.search(question)
+
+
+def test_article_narrowing(embedder, sample_articles):
+    (sample_articles / "tides.md").write_text("# Tides\n\nThe moon's gravity causes the tides.\n")
+    index = ArticleIndex(embedder)
+    index.sync_folder(sample_articles)
+    narrowed = index.search(TRUCE, article="tides")
+    assert {r.article for r in narrowed.results} == {"Tides"}
+    assert index.find_article("hamas claiming progress in truce negotiations") == "000_97ab4e9c0a6dbff7.txt"
+    with pytest.raises(UnknownArticle, match="No indexed article"):
+        index.search(TRUCE, article="no such article")
+    assert [a.title for a in index.matching_articles("tid")] == ["Tides"]
+
+
+def test_upsert_and_delete(embedder, sample_articles):
+    from index.loaders import load_article
+
+    index = ArticleIndex(embedder)
+    index.sync_folder(sample_articles)
+    note = sample_articles / "note.txt"
+    note.write_text("Lighthouse Note\n\nThe lighthouse keeper lit the lamp at dusk every evening.\n")
+    assert index.upsert([load_article(note, sample_articles)]).added == ("note.txt",)
+    assert index.search("When was the lamp lit?").results[0].article == "Lighthouse Note"
+    assert index.delete(["note.txt"]).removed == ("note.txt",)
+    assert [a.id for a in index.articles()] == ["000_97ab4e9c0a6dbff7.txt"]

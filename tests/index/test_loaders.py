@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from index.errors import ArticleLoadError, ArticlesFolderError
+from index.loaders import load_article, load_folder
+
+SAMPLE = Path(__file__).resolve().parents[2] / "articles" / "000_97ab4e9c0a6dbff7.txt"
+
+
+def headings(article):
+    return [s.heading for s in article.sections]
+
+
+def test_sample_article_title_and_three_sections():
+    article = load_article(SAMPLE)
+    assert article.title == "Hamas Claiming Progress in Truce Negotiations"
+    assert headings(article) == [
+        "The Invasion by Hamas and the Ongoing War",
+        "Hamas Claiming Progress in Truce Negotiations",
+        "The Need for Diplomatic Solutions and International Mediation",
+    ]
+    # Section bodies hold the text under the heading, not the heading line itself.
+    first = article.sections[0]
+    assert article.text[first.start:first.end].strip().startswith("In a shocking turn of events")
+    assert "The Invasion by Hamas" not in article.text[first.start:first.end]
+
+
+def test_plain_text_keeps_text_before_the_first_heading(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("My Notes\nAn opening line that belongs to no section.\n\nFirst Part\n\nBody one. More body.\n")
+    article = load_article(path, tmp_path)
+    assert article.title == "My Notes"
+    assert headings(article) == [None, "First Part"]
+    assert article.id == "notes.txt"
+
+
+def test_punctuated_short_line_is_not_a_heading(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("Title\n\nIt rained.\n\nReal Heading\n\nText here.\n")
+    assert headings(load_article(path)) == [None, "Real Heading"]
+
+
+def test_markdown_front_matter_and_both_heading_styles(tmp_path):
+    path = tmp_path / "guide.md"
+    path.write_text(
+        "---\ntitle: The Guide\nurl: https://example.org/guide\ndate: 2024-05-01\n---\n"
+        "Intro paragraph.\n\n# Setup\n\nInstall it.\n\n```\n# not a heading inside code\n```\n\n"
+        "Usage\n-----\n\nRun it.\n"
+    )
+    article = load_article(path)
+    assert article.title == "The Guide"
+    assert article.url == "https://example.org/guide"
+    assert article.date == "2024-05-01"
+    assert headings(article) == [None, "Setup", "Usage"]
+    assert "title:" not in article.text[article.sections[0].start:article.sections[0].end]
+
+
+def test_markdown_leading_h1_is_the_title(tmp_path):
+    path = tmp_path / "doc.md"
+    path.write_text("# Big Title\n\nLead text.\n\n## Details\n\nMore.\n")
+    article = load_article(path)
+    assert article.title == "Big Title"
+    assert headings(article) == [None, "Details"]
+
+
+def test_html_main_content_and_headings(tmp_path):
+    path = tmp_path / "page.html"
+    path.write_text(
+        "<html><head><title>Site | Story</title><link rel='canonical' href='https://example.org/story'></head><body>"
+        "<nav>Home | About | Login</nav><article><h1>The Story</h1><p>Opening words of the story go here. "
+        "They set the scene.</p><h2>Background</h2><p>Background explains the history in several words.</p>"
+        "<script>var secret = 1;</script></article><footer>Copyright</footer></body></html>"
+    )
+    article = load_article(path)
+    assert article.title == "The Story"
+    assert article.url == "https://example.org/story"
+    assert "Background" in headings(article)
+    assert "secret" not in article.text and "Login" not in article.text
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.txt", b"", "empty"),
+        ("blank.md", b"  \n\n \t\n", "empty"),
+        ("binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR", "binary"),
+        ("latin1.txt", "Caf\u00e9 society\n\nA body.".encode("latin-1"), "UTF-8"),
+        ("image.png", b"not really", "unsupported"),
+        ("title-only.txt", b"Just a title\n", "no text"),
+    ],
+)
+def test_bad_files_get_a_clear_error(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ArticleLoadError, match=message) as raised:
+        load_article(path, tmp_path)
+    assert name in str(raised.value)
+
+
+def test_folder_skips_bad_files_and_keeps_the_rest(tmp_path):
+    (tmp_path / "good.txt").write_text("Good\n\nSome useful text here.\n")
+    (tmp_path / "bad.bin").write_bytes(b"\x00\x01")
+    (tmp_path / "broken.txt").write_bytes(b"\xff\xfe\xfa broken")
+    (tmp_path / ".hidden.txt").write_text("Hidden\n\nNot an article.\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "nested.md").write_text("# Nested\n\nNested text.\n")
+    loaded = load_folder(tmp_path)
+    assert sorted(a.id for a in loaded.articles) == ["good.txt", "sub/nested.md"]
+    assert sorted(name for name, _ in loaded.skipped) == ["bad.bin", "broken.txt"]
+
+
+def test_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ArticlesFolderError, match="does not exist"):
+        load_folder(tmp_path / "nowhere")
+
+
+def test_content_hash_changes_with_content(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("A\n\nOne.\n")
+    before = load_article(path).content_hash
+    path.write_text("A\n\nTwo.\n")
+    assert load_article(path).content_hash != before

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import ArticleIndex, IncompatibleIndex, IndexStoreError
+from index.store import MANIFEST, current_version, load_snapshot, read_manifest, save_snapshot
+
+
+@pytest.fixture
+def built(embedder, sample_articles) -> ArticleIndex:
+    index = ArticleIndex(embedder)
+    index.sync_folder(sample_articles)
+    return index
+
+
+def test_round_trip_keeps_records_vectors_and_answers(built, embedder, tmp_path):
+    built.save(tmp_path / "ix")
+    loaded = ArticleIndex(embedder)
+    assert loaded.load(tmp_path / "ix")
+    before, after = built.snapshot, loaded.snapshot
+    assert after.passages == before.passages
+    assert after.articles == before.articles
+    np.testing.assert_array_equal(after.passage_vectors, before.passage_vectors)
+    np.testing.assert_array_equal(after.sentence_vectors, before.sentence_vectors)
+    question = "Who claimed that a truce deal was close?"
+    assert loaded.search(question) == built.search(question)
+
+
+def test_manifest_describes_the_index(built, tmp_path):
+    built.save(tmp_path / "ix")
+    manifest = read_manifest(tmp_path / "ix")
+    assert manifest["format_version"] == 1
+    assert manifest["model"] == "all-MiniLM-L6-v2"
+    assert manifest["dimension"] == 384
+    (article_id, entry), = manifest["articles"].items()
+    assert article_id == "000_97ab4e9c0a6dbff7.txt" and len(entry["hash"]) == 64
+
+
+def test_no_index_loads_as_none(tmp_path):
+    assert load_snapshot(tmp_path / "nothing", "all-MiniLM-L6-v2") is None
+
+
+def test_other_model_is_refused(built, tmp_path):
+    built.save(tmp_path / "ix")
+    with pytest.raises(IncompatibleIndex, match="other-model|all-MiniLM"):
+        load_snapshot(tmp_path / "ix", "other-model")
+
+
+def test_other_format_is_refused(built, tmp_path):
+    built.save(tmp_path / "ix")
+    manifest_path = current_version(tmp_path / "ix") / MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format_version"] = 99
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IncompatibleIndex, match="format"):
+        load_snapshot(tmp_path / "ix", "all-MiniLM-L6-v2")
+
+
+@pytest.mark.parametrize("victim", ["records.json", "passage_vectors.npy", "sentence_vectors.npy"])
+def test_corrupt_or_truncated_files_are_detected(built, tmp_path, victim):
+    built.save(tmp_path / "ix")
+    path = current_version(tmp_path / "ix") / victim
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(IndexStoreError, match="corrupt"):
+        load_snapshot(tmp_path / "ix", "all-MiniLM-L6-v2")
+
+
+def test_garbage_manifest_and_dangling_pointer_are_clear_errors(built, tmp_path):
+    built.save(tmp_path / "ix")
+    (current_version(tmp_path / "ix") / MANIFEST).write_text("{not json")
+    with pytest.raises(IndexStoreError, match="unreadable"):
+        load_snapshot(tmp_path / "ix", "all-MiniLM-L6-v2")
+    (tmp_path / "ix" / "CURRENT").write_text("v-missing")
+    with pytest.raises(IndexStoreError, match="damaged"):
+        load_snapshot(tmp_path / "ix", "all-MiniLM-L6-v2")
+
+
+def test_a_failed_save_leaves_the_previous_index(built, embedder, tmp_path, monkeypatch):
+    built.save(tmp_path / "ix")
+    first = current_version(tmp_path / "ix")
+
+    def broken_save(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("index.store.KeywordIndex.save", broken_save)
+    with pytest.raises(OSError):
+        save_snapshot(built.snapshot, tmp_path / "ix")
+    assert current_version(tmp_path / "ix") == first
+    assert not [p for p in (tmp_path / "ix").iterdir() if p.name.startswith(".staging")]
+    assert ArticleIndex(embedder).load(tmp_path / "ix")
