@@ -1,11 +1,63 @@
-"""Starting the Discord bot from the command line."""
+"""Starting the Discord bot from the command line: one clear line for the common failures, never a traceback."""
 from __future__ import annotations
 
+import asyncio
+import logging
 import sys
 
+import discord
+
+from .client import ArticleBot
 from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces the token wherever it would appear in a log record."""
+
+    def __init__(self, *secrets: str) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(secret in message for secret in self.secrets):
+            for secret in self.secrets:
+                message = message.replace(secret, "[redacted]")
+            record.msg, record.args = message, None
+        return True
+
+
+def install_redaction(token: str) -> None:
+    redactor = RedactSecrets(token)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redactor)
+
+
+async def _serve(settings: Settings, token: str) -> None:
+    async with ArticleBot(settings) as bot:
+        await bot.start(token)
 
 
 def run_bot(settings: Settings) -> int:
-    print("error: the Discord bot is not built yet; use 'article-bot ask' in the terminal meanwhile.", file=sys.stderr)
-    return 2
+    if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
+        print("error: DISCORD_TOKEN is not set: put the bot's token in the environment or in .env.", file=sys.stderr)
+        return 2
+    token = settings.discord_token.get_secret_value().strip()
+    install_redaction(token)
+    try:
+        asyncio.run(_serve(settings, token))
+    except discord.LoginFailure:
+        print("error: Discord rejected DISCORD_TOKEN; copy the bot token again from the developer portal.", file=sys.stderr)
+        return 1
+    except discord.PrivilegedIntentsRequired:
+        print("error: Discord refused the bot's intents; enable them in the developer portal.", file=sys.stderr)
+        return 1
+    except (OSError, discord.GatewayNotFound, discord.HTTPException) as error:
+        message = str(error).replace(token, "[redacted]")
+        print(f"error: cannot reach Discord at {settings.discord_api_base_url}: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0

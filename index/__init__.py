@@ -2,7 +2,7 @@
 questions with verbatim quotes. It knows nothing of Discord."""
 from __future__ import annotations
 
-from .collection import DEFAULT_MIN_SCORE, DEFAULT_TOP_K, MAX_QUESTION_CHARS, ArticleIndex, EmbedderSpec, UpdateReport, open_index
+from .collection import DEFAULT_MIN_SCORE, DEFAULT_TOP_K, MAX_QUESTION_CHARS, ArticleIndex, EmbedderSpec, UpdateReport, open_index, refresh_from_folder
 from .errors import (
     ArticleIndexError,
     ArticleLoadError,
@@ -35,4 +35,5 @@ __all__ = [
     "UnknownArticle",
     "UpdateReport",
     "open_index",
+    "refresh_from_folder",
 ]

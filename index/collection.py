@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .embedding import Embedder, load_embedder, model_id_for
+from .embedding import Embedder, EmbedderSpec
 from .errors import ArticlesFolderError, IndexStoreError, InvalidQuestion, UnknownArticle
 from .keyword import KeywordIndex
 from .loaders import load_folder
@@ -30,22 +30,6 @@ DEFAULT_TOP_K = 3
 DEFAULT_MIN_SCORE = 0.30
 # How much a sentence's share of the question's terms adds to its similarity when choosing what to quote.
 SENTENCE_TERM_WEIGHT = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class EmbedderSpec:
-    """Which embedder to load, without loading it: the model id is known before the model is."""
-
-    backend: str = "torch"
-    model_path: Path | None = None
-    threads: int = 1
-
-    @property
-    def model_id(self) -> str:
-        return model_id_for(self.model_path)
-
-    def load(self) -> Embedder:
-        return load_embedder(self.backend, self.model_path, self.threads)
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,8 +323,18 @@ class ArticleIndex:
         return Answer(question, answered, tuple(results))
 
 
+def refresh_from_folder(index: ArticleIndex, articles_dir: Path, index_dir: Path) -> UpdateReport:
+    """Bring the index in line with the articles folder and save it if anything changed.
+
+    If the folder cannot be read, ArticlesFolderError is raised and the index in memory and on disk stay as they were."""
+    report = index.sync_folder(articles_dir)
+    if report.changed:  # a failed or missing load leaves the index empty, so every article counts as added
+        index.save(index_dir)
+    return report
+
+
 def open_index(index: ArticleIndex, articles_dir: Path, index_dir: Path) -> UpdateReport | None:
-    """Load the saved index and bring it in line with the articles folder, saving only if something changed.
+    """Load the saved index and bring it in line with the articles folder.
 
     A corrupt index, or one built with another model, is rebuilt from the articles (and said so in the log).
     A missing or unreadable articles folder leaves a loaded index serving as it is; with no index either,
@@ -350,12 +344,9 @@ def open_index(index: ArticleIndex, articles_dir: Path, index_dir: Path) -> Upda
     except IndexStoreError as error:
         logger.warning("%s Rebuilding it from %s.", error, articles_dir)
     try:
-        report = index.sync_folder(articles_dir)
+        return refresh_from_folder(index, articles_dir, index_dir)
     except ArticlesFolderError as error:
         if index.is_empty:
             raise
         logger.warning("%s Serving the saved index as it is.", error)
         return None
-    if report.changed:  # a failed or missing load leaves the index empty, so every article counts as added
-        index.save(index_dir)
-    return report

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,14 +48,40 @@ class Embedder(ABC):
             raise FileNotFoundError(f"No model at {self.model_path} (expected a sentence-transformers folder)")
         self.model_id = model_id_for(model_path)
         self._tokenizer = None
+        # Tokenizers and models are not safe to call from several threads at once; a reload and the
+        # questions asked meanwhile take turns, one slice of texts at a time.
+        self._lock = threading.Lock()
 
     @property
     @abstractmethod
     def dimension(self) -> int: ...
 
     @abstractmethod
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        """Vectors for one batch, rows of unit length."""
+
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
-        """An array of shape (len(texts), dimension), rows of unit length."""
+        """An array of shape (len(texts), dimension), rows of unit length, float32."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        texts = list(texts)
+        # Sort by length so each batch pads little; restore the order at the end.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        progress = None
+        if show_progress and len(texts) > batch_size:
+            from tqdm import tqdm
+
+            progress = tqdm(total=len(texts), desc="Embedding", unit="text")
+        for first in range(0, len(texts), batch_size):
+            rows = order[first:first + batch_size]
+            with self._lock:
+                vectors[rows] = self._encode_batch([texts[i] for i in rows])
+            if progress is not None:
+                progress.update(len(rows))
+        if progress is not None:
+            progress.close()
+        return vectors
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces per text (without special tokens), using the model's own tokenizer."""
@@ -90,24 +118,19 @@ class SentenceTransformerEmbedder(Embedder):
             pass
         self._model = SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
         logger.info("Loaded %s with sentence-transformers (torch, %d thread(s))", self.model_id, threads)
+        model = self._model
+        dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        self._dimension = int(dimension())
 
     @property
     def dimension(self) -> int:
-        model = self._model
-        dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        return int(dimension())
+        return self._dimension
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
         vectors = self._model.encode(
-            list(texts),
-            batch_size=batch_size,
-            show_progress_bar=show_progress,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
+            texts, batch_size=len(texts), show_progress_bar=False, convert_to_numpy=True, normalize_embeddings=True
         )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        return np.asarray(vectors, dtype=np.float32)
 
 
 BACKENDS = {"torch": SentenceTransformerEmbedder}
@@ -120,3 +143,19 @@ def load_embedder(backend: str = "torch", model_path: Path | None = None, thread
     except KeyError:
         raise ValueError(f"Unknown embedding backend {backend!r}; choose one of {', '.join(BACKENDS)}") from None
     return embedder_class(model_path, threads=threads)
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedderSpec:
+    """Which embedder to load, without loading it: the model id is known before the model is."""
+
+    backend: str = "torch"
+    model_path: Path | None = None
+    threads: int = 1
+
+    @property
+    def model_id(self) -> str:
+        return model_id_for(self.model_path)
+
+    def load(self) -> Embedder:
+        return load_embedder(self.backend, self.model_path, self.threads)

@@ -1,0 +1,106 @@
+"""ArticleBot: the discord.py Bot subclass that owns the index service and the commands."""
+from __future__ import annotations
+
+import logging
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from index import ArticleIndex, ArticleIndexError, ArticlesFolderError
+
+from .checks import AskingTooFast, MemberCooldowns, NotModerator
+from .formatting import NO_PINGS, error_embed
+from .service import QuestionService
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def point_discord_at(settings: Settings) -> None:
+    """Use the configured REST and gateway URLs (Discord's by default; a proxy's or a test server's otherwise)."""
+    discord.http.Route.BASE = settings.discord_api_base_url.rstrip("/")
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+class ArticleBot(commands.Bot):
+    """Answers questions by quoting articles. The index and settings are passed in, so tests can supply their own."""
+
+    def __init__(self, settings: Settings, index: ArticleIndex | None = None) -> None:
+        point_discord_at(settings)
+        # Default intents: message content still arrives for DMs and for messages that mention the bot.
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents.default(),
+            allowed_mentions=NO_PINGS,
+            help_command=None,
+        )
+        self.settings = settings
+        index = index or ArticleIndex(settings.embedder_spec(), min_score=settings.min_score)
+        self.service = QuestionService(index, settings.articles_dir, settings.index_dir, settings.top_k)
+        self.cooldowns = MemberCooldowns(settings.cooldown_questions, settings.cooldown_seconds)
+        self.tree.on_error = self.on_app_command_error
+
+    async def setup_hook(self) -> None:
+        try:
+            await self.service.open()
+        except ArticlesFolderError as error:
+            logger.error("%s The bot starts with no articles; add some and use /reload.", error)
+        from .cogs.ask import AskCog
+        from .cogs.moderation import ModerationCog
+        from .cogs.sources import SourcesCog
+
+        for cog in (AskCog(self), SourcesCog(self), ModerationCog(self)):
+            await self.add_cog(cog)
+        await self._sync_commands()
+
+    async def _sync_commands(self) -> None:
+        if not self.settings.guild_ids:
+            synced = await self.tree.sync()
+            logger.info("Synced %d global commands", len(synced))
+            return
+        for guild_id in self.settings.guild_ids:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            logger.info("Synced %d commands to server %s", len(synced), guild_id)
+
+    async def on_message(self, message: discord.Message) -> None:
+        """No prefix commands: questions in messages are handled by the ask cog's listener."""
+
+    async def on_ready(self) -> None:
+        logger.info("Connected as %s (%s) to %d servers", self.user, getattr(self.user, "id", "?"), len(self.guilds))
+
+    async def close(self) -> None:
+        await self.service.close()
+        await super().close()
+
+    async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        """The one place that turns known errors into friendly private replies and logs the rest."""
+        original = getattr(error, "original", error)
+        if isinstance(original, AskingTooFast):
+            message = f"You're asking quickly; try again in {original.retry_after:.0f} s."
+        elif isinstance(original, NotModerator):
+            message = "Only moderators can use this command (Manage Server permission, or a moderator role set by the bot's operator)."
+        elif isinstance(original, ArticleIndexError):
+            message = str(original)
+        elif isinstance(original, app_commands.TransformerError | app_commands.CheckFailure):
+            message = "That command can't be used like that here."
+        else:
+            logger.error("Command %s failed", interaction.command and interaction.command.qualified_name, exc_info=original)
+            message = "Sorry, something went wrong. It has been logged for the bot's operator."
+        await send_private(interaction, error_embed(message))
+
+
+async def send_private(interaction: discord.Interaction, embed: discord.Embed) -> None:
+    """Reply only the user sees: a new ephemeral reply, or the deferred 'thinking' message replaced."""
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
+        elif interaction.response.type == discord.InteractionResponseType.deferred_channel_message:
+            await interaction.edit_original_response(embed=embed, allowed_mentions=NO_PINGS)
+        else:
+            await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
+    except discord.HTTPException:
+        logger.warning("Could not tell the user about an error (the interaction may have expired)", exc_info=True)

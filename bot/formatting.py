@@ -1,0 +1,139 @@
+"""Turning answers and listings into Discord messages that respect Discord's limits and ping nobody."""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import discord
+
+from index import Answer, ArticleSummary, SearchResult, UpdateReport
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
+CONTENT_LIMIT = 2000
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FIELD_COUNT_LIMIT = 25
+FOOTER_LIMIT = 2048
+EMBED_TOTAL_LIMIT = 6000
+
+ELLIPSIS = "…"
+NO_PINGS = discord.AllowedMentions.none()
+ANSWER_COLOUR = discord.Colour.blurple()
+NO_ANSWER_COLOUR = discord.Colour.light_grey()
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+")
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters: at a sentence end if one is near, else at a word, with an ellipsis."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    room = limit - len(ELLIPSIS)
+    sentence_ends = [m.start() for m in _SENTENCE_BREAK.finditer(text, 0, room + 1) if m.start() <= room]
+    if sentence_ends and sentence_ends[-1] >= room // 2:
+        return text[: sentence_ends[-1]].rstrip() + " " + ELLIPSIS
+    cut = text.rfind(" ", 0, room + 1)
+    if cut <= 0:
+        return text[:room] + ELLIPSIS  # one unbroken word longer than the limit: nothing better to do
+    return text[:cut].rstrip() + ELLIPSIS
+
+
+def escape(text: str) -> str:
+    """Quoted text shown as written: Markdown in it must not change the reply's formatting."""
+    return discord.utils.escape_markdown(text, ignore_links=False)
+
+
+def highlighted_quote(result: SearchResult, limit: int) -> str:
+    """The quote with its best sentence in bold, escaped, cut at sentence boundaries to fit ``limit``."""
+    quote = result.quote
+    at = quote.find(result.highlight) if result.highlight else -1
+    for room in range(len(quote), 0, -max(1, len(quote) // 12)):
+        piece = shorten(quote, room)
+        if at >= 0 and at + len(result.highlight) <= len(piece.rstrip(ELLIPSIS)):
+            before, sentence, after = piece[:at], result.highlight, piece[at + len(result.highlight):]
+            rendered = f"{escape(before)}**{escape(sentence)}**{escape(after)}"
+        else:
+            rendered = escape(piece)
+        if len(rendered) <= limit:
+            return rendered
+    return escape(shorten(quote, limit // 2))
+
+
+def _source_line(result: SearchResult) -> str:
+    if result.url:
+        return f"[{escape(shorten(result.article, 200))}]({result.url})"
+    return f"`{shorten(result.source.replace('`', ''), 200)}`"
+
+
+def answer_embed(answer: Answer) -> discord.Embed:
+    """The reply to a question: each quote with its best sentence in bold, and where it came from."""
+    title = shorten(f"Q: {answer.question}", TITLE_LIMIT)
+    if not answer.answered or not answer.results:
+        return discord.Embed(
+            title=title,
+            description="The articles don't answer this question, so I won't guess. "
+            "Try other words, or see what I know with `/sources`.",
+            colour=NO_ANSWER_COLOUR,
+        )
+    embed = discord.Embed(title=title, colour=ANSWER_COLOUR)
+    for rank, result in enumerate(answer.results[:FIELD_COUNT_LIMIT], 1):
+        where = result.article + (f" › {result.section}" if result.section and result.section != result.article else "")
+        name = shorten(f"{rank}. {where}", FIELD_NAME_LIMIT)
+        source = _source_line(result)
+        value = f"{highlighted_quote(result, FIELD_VALUE_LIMIT - len(source) - 3)}\n— {source}"
+        if len(embed) + len(name) + len(value) > EMBED_TOTAL_LIMIT - FOOTER_LIMIT // 8:
+            break
+        embed.add_field(name=name, value=value, inline=False)
+    embed.set_footer(text="Quoted verbatim from the indexed articles; the answering sentence is in bold.")
+    return embed
+
+
+def error_embed(message: str) -> discord.Embed:
+    return discord.Embed(description=shorten(message, DESCRIPTION_LIMIT), colour=discord.Colour.red())
+
+
+SOURCES_PER_PAGE = 8
+
+
+def sources_pages(summaries: Sequence[ArticleSummary]) -> list[discord.Embed]:
+    """What is indexed, a page per embed; each article with its sections and passage count."""
+    if not summaries:
+        return [discord.Embed(title="Indexed articles", description="No articles are indexed yet.", colour=NO_ANSWER_COLOUR)]
+    pages = []
+    total = (len(summaries) + SOURCES_PER_PAGE - 1) // SOURCES_PER_PAGE
+    for page, first in enumerate(range(0, len(summaries), SOURCES_PER_PAGE), 1):
+        embed = discord.Embed(title=f"Indexed articles ({len(summaries)})", colour=ANSWER_COLOUR)
+        for summary in summaries[first:first + SOURCES_PER_PAGE]:
+            sections = ", ".join(escape(s) for s in summary.sections if s) or "one untitled section"
+            link = f"\n{summary.url}" if summary.url else ""
+            value = shorten(
+                f"{len(summary.sections)} sections, {summary.passages} passages; indexed <t:{int(summary.indexed_at)}:R>\n"
+                f"Sections: {sections}",
+                FIELD_VALUE_LIMIT - len(link),
+            ) + link
+            embed.add_field(name=shorten(summary.title, FIELD_NAME_LIMIT), value=value, inline=False)
+        embed.set_footer(text=f"Page {page} of {total}")
+        pages.append(embed)
+    return pages
+
+
+def reload_embed(report: UpdateReport) -> discord.Embed:
+    """What a reload changed."""
+    def names(ids: Sequence[str]) -> str:
+        return shorten(", ".join(escape(i) for i in ids), FIELD_VALUE_LIMIT) if ids else "none"
+
+    changed = report.changed
+    embed = discord.Embed(
+        title="Index reloaded" if changed else "Index already up to date",
+        description=f"{report.articles} articles, {report.passages} passages, in {report.seconds:.1f} s.",
+        colour=discord.Colour.green(),
+    )
+    embed.add_field(name="Added", value=names(report.added))
+    embed.add_field(name="Updated", value=names(report.updated))
+    embed.add_field(name="Removed", value=names(report.removed))
+    if report.skipped:
+        skipped = "\n".join(escape(reason) for _, reason in report.skipped)
+        embed.add_field(name=f"Skipped ({len(report.skipped)})", value=shorten(skipped, FIELD_VALUE_LIMIT), inline=False)
+    return embed

@@ -1,0 +1,47 @@
+"""The bridge between Discord handlers and the index: searches and reloads run off the event loop."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from index import Answer, ArticleIndex, UpdateReport, open_index, refresh_from_folder
+
+logger = logging.getLogger(__name__)
+
+
+class QuestionService:
+    """Answers questions and reloads the index without ever blocking the event loop.
+
+    A reload builds a new index snapshot in a worker thread while questions keep being answered from the
+    current one; the new snapshot is swapped in at once when complete, and a failed reload changes nothing.
+    Reloads asked for while one runs share its result."""
+
+    def __init__(self, index: ArticleIndex, articles_dir: Path, index_dir: Path, top_k: int) -> None:
+        self.index = index
+        self.articles_dir = articles_dir
+        self.index_dir = index_dir
+        self.top_k = top_k
+        self._reload: asyncio.Task[UpdateReport] | None = None
+
+    async def open(self) -> None:
+        """Load the saved index (building or repairing it from the articles folder as needed)."""
+        report = await asyncio.to_thread(open_index, self.index, self.articles_dir, self.index_dir)
+        if report is not None:
+            logger.info("Index ready: %d articles, %d passages", report.articles, report.passages)
+
+    async def ask(self, question: str, article: str | None = None, top_k: int | None = None) -> Answer:
+        return await asyncio.to_thread(self.index.search, question, top_k or self.top_k, article)
+
+    async def reload(self) -> UpdateReport:
+        """Re-read the articles folder; concurrent callers share one rebuild."""
+        if self._reload is None or self._reload.done():
+            self._reload = asyncio.create_task(
+                asyncio.to_thread(refresh_from_folder, self.index, self.articles_dir, self.index_dir), name="index-reload"
+            )
+        return await asyncio.shield(self._reload)
+
+    async def close(self) -> None:
+        if self._reload is not None and not self._reload.done():
+            # The worker thread cannot be interrupted; let it finish so the index on disk stays whole.
+            await asyncio.gather(self._reload, return_exceptions=True)
