@@ -26,13 +26,14 @@ _SENTENCE_BREAK = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+")
 
 
 def shorten(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` characters: at a sentence end if one is near, else at a word, with an ellipsis."""
+    """``text`` cut to at most ``limit`` characters with an ellipsis: after the last whole sentence that fits,
+    or at a word when not even one sentence fits."""
     text = text.strip()
     if len(text) <= limit:
         return text
     room = limit - len(ELLIPSIS)
     sentence_ends = [m.start() for m in _SENTENCE_BREAK.finditer(text, 0, room + 1) if m.start() <= room]
-    if sentence_ends and sentence_ends[-1] >= room // 2:
+    if sentence_ends:
         return text[: sentence_ends[-1]].rstrip() + " " + ELLIPSIS
     cut = text.rfind(" ", 0, room + 1)
     if cut <= 0:
