@@ -27,7 +27,7 @@ def point_discord_at(settings: Settings) -> None:
 class ArticleBot(commands.Bot):
     """Answers questions by quoting articles. The index and settings are passed in, so tests can supply their own."""
 
-    def __init__(self, settings: Settings, index: ArticleIndex | None = None) -> None:
+    def __init__(self, settings: Settings, index: ArticleIndex | None = None, **options) -> None:
         point_discord_at(settings)
         # Default intents: message content still arrives for DMs and for messages that mention the bot.
         super().__init__(
@@ -35,6 +35,7 @@ class ArticleBot(commands.Bot):
             intents=discord.Intents.default(),
             allowed_mentions=NO_PINGS,
             help_command=None,
+            **options,
         )
         self.settings = settings
         index = index or ArticleIndex(settings.embedder_spec(), min_score=settings.min_score)
@@ -71,6 +72,13 @@ class ArticleBot(commands.Bot):
 
     async def on_ready(self) -> None:
         logger.info("Connected as %s (%s) to %d servers", self.user, getattr(self.user, "id", "?"), len(self.guilds))
+
+    def dispatch(self, event_name: str, /, *args, **kwargs) -> None:
+        # discord.py clears its loop on close but still dispatches 'disconnect' afterwards, which would
+        # leave un-awaited event coroutines behind; once closing, there is nobody left to handle events.
+        if self.is_closed():
+            return
+        super().dispatch(event_name, *args, **kwargs)
 
     async def close(self) -> None:
         await self.service.close()
