@@ -1,6 +1,7 @@
 """ArticleBot: the discord.py Bot subclass that owns the index service and the commands."""
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import discord
@@ -14,6 +15,7 @@ from .checks import AskingTooFast, MemberCooldowns, NotModerator
 from .formatting import NO_PINGS, error_embed
 from .service import QuestionService
 from .settings import Settings
+from .watch import start_watching
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ class ArticleBot(commands.Bot):
         index = index or ArticleIndex(settings.embedder_spec(), min_score=settings.min_score)
         self.service = QuestionService(index, settings.articles_dir, settings.index_dir, settings.top_k)
         self.cooldowns = MemberCooldowns(settings.cooldown_questions, settings.cooldown_seconds)
+        self._watcher: asyncio.Task[None] | None = None
         self.tree.on_error = self.on_app_command_error
 
     async def setup_hook(self) -> None:
@@ -55,6 +58,8 @@ class ArticleBot(commands.Bot):
         for cog in (AskCog(self), SourcesCog(self), ModerationCog(self)):
             await self.add_cog(cog)
         await self._sync_commands()
+        if self.settings.watch_articles:
+            self._watcher = start_watching(self.service, self.settings.articles_dir)
 
     async def _sync_commands(self) -> None:
         if not self.settings.guild_ids:
@@ -81,6 +86,9 @@ class ArticleBot(commands.Bot):
         super().dispatch(event_name, *args, **kwargs)
 
     async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
         await self.service.close()
         await super().close()
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import discord
 
-from index import Answer, ArticleSummary, SearchResult, UpdateReport
+from index import Answer, ArticleIndex, ArticleSummary, SearchResult, UpdateReport
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 CONTENT_LIMIT = 2000
@@ -137,4 +137,26 @@ def reload_embed(report: UpdateReport) -> discord.Embed:
     if report.skipped:
         skipped = "\n".join(escape(reason) for _, reason in report.skipped)
         embed.add_field(name=f"Skipped ({len(report.skipped)})", value=shorten(skipped, FIELD_VALUE_LIMIT), inline=False)
+    return embed
+
+
+def article_choices(index: ArticleIndex, typed: str) -> list[discord.app_commands.Choice[str]]:
+    """Autocomplete choices for an article option: titles shown, ids sent back."""
+    return [
+        discord.app_commands.Choice(name=shorten(article.title, 100), value=article.id[:100])
+        for article in index.matching_articles(typed, limit=25)
+    ]
+
+
+def article_embed(summary: ArticleSummary, title: str) -> discord.Embed:
+    """One article: where it came from and its sections."""
+    sections = "\n".join(f"• {escape(s)}" if s else "• (text before the first heading)" for s in summary.sections)
+    embed = discord.Embed(title=shorten(title, TITLE_LIMIT), colour=ANSWER_COLOUR)
+    embed.add_field(name="Article", value=shorten(escape(summary.title), FIELD_VALUE_LIMIT), inline=False)
+    embed.add_field(name="Source", value=shorten(summary.url or f"`{summary.id.replace('`', '')}`", FIELD_VALUE_LIMIT), inline=False)
+    embed.add_field(
+        name=f"{len(summary.sections)} sections, {summary.passages} passages",
+        value=shorten(sections, FIELD_VALUE_LIMIT),
+        inline=False,
+    )
     return embed

@@ -41,6 +41,13 @@ class QuestionService:
             )
         return await asyncio.shield(self._reload)
 
+    async def reload_after_change(self) -> UpdateReport:
+        """Reload so that a change just made to the folder is seen: a rebuild already running may have
+        read the folder before the change, so wait for it and start (or join) a newer one."""
+        if self._reload is not None and not self._reload.done():
+            await asyncio.gather(asyncio.shield(self._reload), return_exceptions=True)
+        return await self.reload()
+
     async def close(self) -> None:
         if self._reload is not None and not self._reload.done():
             # The worker thread cannot be interrupted; let it finish so the index on disk stays whole.

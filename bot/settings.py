@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     moderator_user_ids: IdList = []
     cooldown_questions: int = Field(default=5, ge=1)
     cooldown_seconds: float = Field(default=30.0, ge=0)
+    upload_max_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    fetch_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    fetch_timeout_seconds: float = Field(default=10.0, gt=0)
+    allow_private_urls: bool = False
+    watch_articles: bool = False
     log_level: str = "INFO"
     discord_api_base_url: str = "https://discord.com/api/v10"
     discord_gateway_url: str = "wss://gateway.discord.gg/"

@@ -245,7 +245,7 @@ class ArticleIndex:
 
     def sync_folder(self, folder: Path) -> UpdateReport:
         """Make the collection match the articles folder. Refuses (and keeps the index) if none can be read."""
-        loaded = load_folder(folder)
+        loaded = load_folder(folder, known=self._snapshot.articles if self._snapshot else None)
         if not loaded.articles:
             reasons = "; ".join(reason for _, reason in loaded.skipped[:3])
             raise ArticlesFolderError(

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,18 +177,30 @@ def article_from_text(
     )
 
 
-def load_article(path: Path, root: Path | None = None) -> Article:
-    """Load one article file; ``root`` makes its id the path relative to the articles folder."""
-    suffix = path.suffix.lower()
-    article_id = path.relative_to(root).as_posix() if root else path.name
+def article_from_bytes(article_id: str, source: str, data: bytes, url: str | None = None) -> Article:
+    """Check and parse a file's bytes; the kind comes from the id's extension."""
+    suffix = Path(article_id).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise ArticleLoadError(f"{article_id}: unsupported file type {suffix or '(none)'}")
+        raise ArticleLoadError(f"{article_id}: unsupported file type {suffix or '(none)'} (use {', '.join(SUPPORTED_SUFFIXES)})")
+    text = decode_article_bytes(data, article_id)
+    return article_from_text(article_id, source, text, suffix, content_hash(data), url=url)
+
+
+def load_article(path: Path, root: Path | None = None, known: Mapping[str, Article] | None = None) -> Article:
+    """Load one article file; ``root`` makes its id the path relative to the articles folder.
+
+    An article in ``known`` with the same id and content hash is returned as it is, without parsing again."""
+    article_id = path.relative_to(root).as_posix() if root else path.name
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise ArticleLoadError(f"{article_id}: unsupported file type {path.suffix.lower() or '(none)'}")
     try:
         data = path.read_bytes()
     except OSError as error:
         raise ArticleLoadError(f"{article_id}: cannot read ({error.strerror})") from None
-    text = decode_article_bytes(data, article_id)
-    return article_from_text(article_id, str(path), text, suffix, content_hash(data))
+    previous = known.get(article_id) if known else None
+    if previous is not None and previous.content_hash == content_hash(data) and previous.source == str(path):
+        return previous
+    return article_from_bytes(article_id, str(path), data)
 
 
 def article_files(folder: Path) -> Iterable[Path]:
@@ -199,14 +211,16 @@ def article_files(folder: Path) -> Iterable[Path]:
             yield path
 
 
-def load_folder(folder: Path) -> FolderLoad:
-    """Load every article below ``folder``; unreadable files are skipped with a warning."""
+def load_folder(folder: Path, known: Mapping[str, Article] | None = None) -> FolderLoad:
+    """Load every article below ``folder``; unreadable files are skipped with a warning.
+
+    Files whose content matches an article in ``known`` are not parsed again."""
     if not folder.is_dir():
         raise ArticlesFolderError(f"The articles folder {folder} does not exist.")
     loaded = FolderLoad()
     for path in article_files(folder):
         try:
-            loaded.articles.append(load_article(path, folder))
+            loaded.articles.append(load_article(path, folder, known))
         except ArticleLoadError as error:
             logger.warning("Skipped %s", error)
             loaded.skipped.append((path.relative_to(folder).as_posix(), str(error)))

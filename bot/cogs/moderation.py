@@ -1,6 +1,7 @@
-"""Moderators' commands: /reload."""
+"""Moderators' commands: /reload, and /article add, remove and show."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -8,10 +9,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index import ArticleIndexError
+from index import ArticleIndexError, UpdateReport
 
+from ..articles import ArticleRejected, fetch_page, page_as_markdown, remove_article_file, save_article
 from ..checks import moderator_only
-from ..formatting import error_embed, reload_embed
+from ..formatting import article_choices, article_embed, error_embed, reload_embed
 
 if TYPE_CHECKING:
     from ..client import ArticleBot
@@ -42,3 +44,72 @@ class ModerationCog(commands.Cog):
             logger.info("Reload by %s: %s", interaction.user.id, report)
             embed = reload_embed(report)
         await interaction.edit_original_response(embed=embed)
+
+    article = app_commands.Group(
+        name="article",
+        description="Add, remove or inspect articles (moderators).",
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    async def _reindex(self) -> UpdateReport:
+        return await self.bot.service.reload_after_change()
+
+    @article.command(name="add", description="Add an article from an attached .txt, .md or .html file, or from a web page.")
+    @app_commands.describe(file="The article file", url="A web page to fetch", replace="Replace a different article saved under the same name")
+    @moderator_only()
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        file: discord.Attachment | None = None,
+        url: str | None = None,
+        replace: bool = False,
+    ) -> None:
+        if (file is None) == (url is None):
+            raise ArticleRejected("Attach one file or give one URL.")
+        settings = self.bot.settings
+        if file is not None and file.size > settings.upload_max_bytes:
+            raise ArticleRejected(f"{file.filename} is {file.size / 1024:.0f} KiB; the limit is {settings.upload_max_bytes / 1024:.0f} KiB.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        if file is not None:
+            try:
+                name, data = file.filename, await file.read()
+            except discord.HTTPException:
+                raise ArticleRejected(f"Could not download {file.filename} from Discord; please try again.") from None
+        else:
+            final_url, page = await fetch_page(
+                url.strip(),
+                max_bytes=settings.fetch_max_bytes,
+                timeout=settings.fetch_timeout_seconds,
+                allow_private=settings.allow_private_urls,
+            )
+            name, data = await asyncio.to_thread(page_as_markdown, final_url, page)
+        saved = await asyncio.to_thread(save_article, settings.articles_dir, name, data, settings.upload_max_bytes, replace)
+        report = await self._reindex()
+        logger.info("Article %s added by %s", saved.path.name, interaction.user.id)
+        summary = next((s for s in self.bot.service.index.summaries() if s.id == saved.article.id), None)
+        verb = "Replaced" if saved.replaced else "Added"
+        if summary is None:  # the reload did not take it in: say why rather than pretend
+            raise ArticleRejected(f"{saved.path.name} was saved but is not indexed: {report.skipped or 'see the log'}")
+        await interaction.edit_original_response(embed=article_embed(summary, f"{verb} {saved.path.name}: it can be asked about now"))
+
+    @article.command(name="remove", description="Remove an article; it stops being quoted at once.")
+    @moderator_only()
+    async def remove(self, interaction: discord.Interaction, article: str) -> None:
+        article_id = self.bot.service.index.find_article(article)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await asyncio.to_thread(remove_article_file, self.bot.settings.articles_dir, article_id)
+        report = await self._reindex()
+        logger.info("Article %s removed by %s", article_id, interaction.user.id)
+        await interaction.edit_original_response(embed=reload_embed(report).set_author(name=f"Removed {article_id}"))
+
+    @article.command(name="show", description="Show an article's source and sections.")
+    @moderator_only()
+    async def show(self, interaction: discord.Interaction, article: str) -> None:
+        article_id = self.bot.service.index.find_article(article)
+        summary = next(s for s in self.bot.service.index.summaries() if s.id == article_id)
+        await interaction.response.send_message(embed=article_embed(summary, summary.title), ephemeral=True)
+
+    @remove.autocomplete("article")
+    @show.autocomplete("article")
+    async def _article_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return article_choices(self.bot.service.index, current)

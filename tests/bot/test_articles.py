@@ -1,0 +1,169 @@
+"""Moderators adding, removing and showing articles from Discord; watch mode."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiohttp import web
+from botkit import TRUCE, embed_text
+
+from bot.articles import ArticleRejected, _address_allowed, safe_file_name
+from fakediscord import FakeAttachment
+
+TIDES = b"# Tides\n\nThe moon's gravity pulls on the oceans and causes the tides.\n"
+
+
+async def article_command(running, sub: str, options: dict, user=None):
+    handle = await running.fake.send_slash_command("article", options, subcommand=sub, user=user or running.fake.user)
+    return await handle.wait_final(timeout=60)
+
+
+def folder_state(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+async def test_uploaded_article_becomes_answerable_and_removed_one_stops_being_quoted(start_bot, sample_articles):
+    running = await start_bot()
+    reply = await article_command(running, "add", {"file": FakeAttachment("tides.md", TIDES, "text/markdown")})
+    assert reply.ephemeral and "Added tides.md" in embed_text(reply)
+    assert (sample_articles / "tides.md").read_bytes() == TIDES
+    assert "moon's gravity" in embed_text(await running.ask("What causes the tides?"))
+
+    handle = await running.fake.send_autocomplete("article", {"article": "tid"}, focused="article", subcommand="remove")
+    assert await handle.wait_choices(timeout=30) == [{"name": "Tides", "value": "tides.md"}]
+    shown = await article_command(running, "show", {"article": "tides.md"})
+    assert "1 sections" in embed_text(shown) or "1 section" in embed_text(shown)
+
+    reply = await article_command(running, "remove", {"article": "tides.md"})
+    assert "Removed tides.md" in str(reply.embeds[0].get("author")) and not (sample_articles / "tides.md").exists()
+    assert "moon's gravity" not in embed_text(await running.ask("What causes the tides?"))
+
+
+async def test_changed_article_quotes_its_new_text(start_bot, sample_articles):
+    running = await start_bot()
+    await article_command(running, "add", {"file": FakeAttachment("tides.md", TIDES)})
+    changed = b"# Tides\n\nTides come from the moon and, to a lesser degree, the sun.\n"
+    refused = await article_command(running, "add", {"file": FakeAttachment("tides.md", changed)})
+    assert "already saved as tides.md" in embed_text(refused)
+    assert (sample_articles / "tides.md").read_bytes() == TIDES
+    replaced = await article_command(running, "add", {"file": FakeAttachment("tides.md", changed), "replace": True})
+    assert "Replaced tides.md" in embed_text(replaced)
+    assert "lesser degree, the sun" in embed_text(await running.ask("What causes the tides?"))
+
+
+@pytest.mark.parametrize(
+    ("attachment", "message"),
+    [
+        (FakeAttachment("My Notes (draft).txt", b"Title\n\nText."), None),  # renamed safely, see below
+        (FakeAttachment("README", TIDES), "not an allowed article file name"),
+        (FakeAttachment("photo.png", b"\x89PNG\r\n\x1a\n\x00\x00"), "not an allowed article file name"),
+        (FakeAttachment("binary.txt", b"Title\x00\x01\x02"), "binary"),
+        (FakeAttachment("latin.txt", "Caf\u00e9\n\nBody.".encode("latin-1")), "UTF-8"),
+        (FakeAttachment("huge.txt", b"Huge\n\n" + b"words " * 400_000), "limit"),
+    ],
+)
+async def test_bad_uploads_are_refused_and_nothing_changes(start_bot, sample_articles, attachment, message):
+    running = await start_bot()
+    before = folder_state(sample_articles)
+    reply = await article_command(running, "add", {"file": attachment})
+    if message is None:
+        # Unsafe characters are replaced (path tricks are covered by test_safe_file_names).
+        assert "Added My-Notes-draft.txt" in embed_text(reply)
+        assert (sample_articles / "My-Notes-draft.txt").exists()
+        return
+    assert reply.ephemeral and message in embed_text(reply)
+    assert folder_state(sample_articles) == before
+    assert len(running.bot.service.index.articles()) == 1
+
+
+async def test_non_moderators_are_refused_every_article_command(start_bot, sample_articles):
+    running = await start_bot()
+    carol = running.fake.add_user("carol")
+    running.fake.add_member(running.fake.guild, carol)
+    before = folder_state(sample_articles)
+    for sub, options in (
+        ("add", {"file": FakeAttachment("tides.md", TIDES)}),
+        ("remove", {"article": "000_97ab4e9c0a6dbff7.txt"}),
+        ("show", {"article": "000_97ab4e9c0a6dbff7.txt"}),
+    ):
+        reply = await article_command(running, sub, options, user=carol)
+        assert reply.ephemeral and "Only moderators" in embed_text(reply)
+    assert folder_state(sample_articles) == before
+
+
+@pytest.fixture
+async def web_page():
+    """A local web server with an article page and a redirect to it."""
+    page = (
+        "<html><head><title>Moon Facts</title></head><body><nav>Home | Shop</nav><article><h1>Moon Facts</h1>"
+        "<p>The Moon is Earth's only natural satellite and is about 384,400 km away.</p>"
+        "<h2>Orbit</h2><p>The Moon orbits Earth once every 27.3 days, always showing the same face.</p>"
+        "</article></body></html>"
+    )
+
+    async def article(_):
+        return web.Response(text=page, content_type="text/html")
+
+    async def redirect(_):
+        raise web.HTTPFound("/moon")
+
+    app = web.Application()
+    app.router.add_get("/moon", article)
+    app.router.add_get("/go", redirect)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+async def test_url_article_is_fetched_extracted_and_linked(start_bot, web_page):
+    running = await start_bot(allow_private_urls=True)  # the test page lives on loopback
+    reply = await article_command(running, "add", {"url": f"{web_page}/go"})
+    assert "Added" in embed_text(reply)
+    answer = await running.ask("How often does the Moon orbit Earth?")
+    text = embed_text(answer)
+    assert "27.3 days" in text and f"({web_page}/moon)" in text  # linked to the page it came from
+    assert "Shop" not in text
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/x", "http://localhost:9/x", "http://10.1.2.3/x", "http://169.254.169.254/latest", "file:///etc/passwd"])
+async def test_private_and_local_urls_are_refused(start_bot, sample_articles, url):
+    running = await start_bot()
+    before = folder_state(sample_articles)
+    reply = await article_command(running, "add", {"url": url})
+    assert reply.ephemeral
+    assert "not allowed" in embed_text(reply) or "Only http" in embed_text(reply)
+    assert folder_state(sample_articles) == before
+
+
+async def test_watch_mode_picks_up_a_new_file(start_bot, sample_articles):
+    running = await start_bot(watch_articles=True)
+    await asyncio.sleep(0.5)  # let the watcher start
+    (sample_articles / "tides.md").write_bytes(TIDES)
+    for _ in range(60):
+        if any(a.id == "tides.md" for a in running.bot.service.index.articles()):
+            break
+        await asyncio.sleep(0.25)
+    assert "moon's gravity" in embed_text(await running.ask("What causes the tides?"))
+    assert "Ismail Haniyeh" in embed_text(await running.ask(TRUCE))
+
+
+def test_safe_file_names():
+    assert safe_file_name("My Notes (v2).md") == "My-Notes-v2.md"
+    assert safe_file_name("..\\..\\evil.TXT") == "evil.txt"
+    assert safe_file_name("../../etc/passwd.txt") == "passwd.txt"
+    assert safe_file_name(".hidden.md") == "hidden.md"  # never a hidden file the loader would skip
+    for bad in ("noext", ".md", "x.exe", "../.."):
+        with pytest.raises(ArticleRejected):
+            safe_file_name(bad)
+
+
+def test_address_guard():
+    assert _address_allowed("93.184.216.34", False)
+    for address in ("127.0.0.1", "10.0.0.1", "192.168.1.1", "172.16.0.1", "169.254.169.254", "::1", "fe80::1", "fc00::1"):
+        assert not _address_allowed(address, False), address
+    assert _address_allowed("127.0.0.1", True)
+    assert not _address_allowed("169.254.169.254", True)  # link-local (cloud metadata) never
