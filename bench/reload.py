@@ -1,0 +1,87 @@
+"""Full build versus one-article incremental reload on a 1,000-article collection.
+
+    python bench/reload.py [--articles 1000] [--backend torch] [--squad PATH]
+
+Articles are made from the public SQuAD articles in ../shared/bench/squad-dev-public.json (or SQUAD_PATH):
+each Wikipedia article's paragraphs are dealt out into short articles of two or three paragraphs, and the
+set is repeated (with a numbered title, so every file's content differs) until there are enough. The
+script builds the index from scratch, changes one article, reloads, and compares that reload's time with
+embedding that one article on its own."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
+
+from index import ArticleIndex, EmbedderSpec, refresh_from_folder  # noqa: E402
+from index.loaders import load_article  # noqa: E402
+
+
+def squad_path(given: str | None) -> Path:
+    path = Path(given or os.environ.get("SQUAD_PATH") or PROJECT.parent / "shared" / "bench" / "squad-dev-public.json")
+    if not path.is_file():
+        sys.exit(f"The SQuAD file is not at {path}; pass --squad PATH or set SQUAD_PATH.")
+    return path
+
+
+def write_collection(squad: Path, folder: Path, count: int) -> None:
+    pieces: list[tuple[str, list[str]]] = []
+    for article in json.loads(squad.read_text()):
+        paragraphs = [p["context"] if "context" in p else p["text"] for p in article["paragraphs"]]
+        for start in range(0, len(paragraphs), 3):
+            pieces.append((article["title"].replace("_", " "), paragraphs[start:start + 3]))
+    folder.mkdir(parents=True)
+    for number in range(count):
+        title, paragraphs = pieces[number % len(pieces)]
+        body = "\n\n".join(paragraphs)
+        (folder / f"article-{number:04}.txt").write_text(f"{title} (part {number})\n\n{body}\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=1000)
+    parser.add_argument("--backend", default="torch")
+    parser.add_argument("--squad")
+    options = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="reload-bench-"))
+    try:
+        folder, index_dir = workdir / "articles", workdir / "index"
+        write_collection(squad_path(options.squad), folder, options.articles)
+        spec = EmbedderSpec(backend=options.backend)
+        index = ArticleIndex(spec)
+        index.embedder.encode(["warm up"])  # model loading is not part of either figure
+
+        started = time.perf_counter()
+        full = refresh_from_folder(index, folder, index_dir)
+        full_seconds = time.perf_counter() - started
+
+        changed = folder / "article-0500.txt"
+        changed.write_text(changed.read_text() + "\nAn added closing paragraph changes this article.\n")
+        started = time.perf_counter()
+        incremental = refresh_from_folder(index, folder, index_dir)
+        incremental_seconds = time.perf_counter() - started
+
+        alone = ArticleIndex(index.embedder)
+        started = time.perf_counter()
+        alone.index([load_article(changed, folder)])
+        alone_seconds = time.perf_counter() - started
+
+        print(f"{full.articles} articles, {full.passages} passages, backend {options.backend}")
+        print(f"  full build (load, embed, index, save)      {full_seconds:8.2f} s")
+        print(f"  reload after changing one article           {incremental_seconds:8.2f} s  (updated: {', '.join(incremental.updated)})")
+        print(f"  embedding that one article on its own       {alone_seconds:8.2f} s")
+        print(f"  reload / full build                         {incremental_seconds / full_seconds:8.3f}")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
