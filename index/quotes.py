@@ -1,4 +1,5 @@
-"""Choosing what to quote: the window of whole sentences that best answers, within the quote limit."""
+"""Cutting quotes out of articles. Which window of whole sentences to quote is chosen in search.py
+(candidate_windows, score_windows, choose_windows)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -37,7 +38,9 @@ def _quoted_length(text: str, start: int, end: int) -> int:
 def select_quote_window(
     text: str, sentences: Sequence[Span], sentence_scores: np.ndarray, limit: int = QUOTE_LIMIT
 ) -> QuoteWindow:
-    """Start from the best-scoring sentence and add the better-scoring neighbour while the quote fits."""
+    """Start from the best-scoring sentence and add the better-scoring neighbour while the quote fits.
+
+    Searches no longer use this (they score every maximal window, see search.score_windows); kept for callers."""
     best = int(np.argmax(sentence_scores))
     first = last = best
     while True:

@@ -23,7 +23,8 @@ from .snapshot import IndexSnapshot
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# 2: passages and sentences are embedded with their article title (and section heading) as context.
+FORMAT_VERSION = 2
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
 _RECORDS = "records.json"

@@ -1,0 +1,164 @@
+"""Retrieval behaviour (issue 4): what comes first, what is quoted, when the index abstains."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import ArticleIndex
+from index.quotes import QUOTE_LIMIT
+from index.text import collapse_whitespace
+
+SAMPLE_ARTICLES = Path(__file__).resolve().parents[2] / "articles"
+
+LIGHTHOUSES = """# Lighthouses of Scotland
+
+## Building the towers
+
+The Northern Lighthouse Board was set up in 1786 to build lights on the dangerous Scottish coast. Its engineers
+came from one family for more than a century: Robert Stevenson, his sons and his grandsons designed most of the
+towers that still stand today.
+
+The tower on Skerryvore, a reef west of Tiree, took six years to build and was finished in 1844. Alan Stevenson
+shaped its granite blocks so that each course locked into the next, and the finished tower rises 48 metres above
+the rock.
+
+## The lamps
+
+Early lights burned whale oil in simple lamps behind polished copper reflectors. From the 1830s the Board fitted
+Fresnel lenses, rings of glass prisms that bend the light of a single flame into a narrow, powerful beam which
+sailors could see more than twenty miles away.
+
+Paraffin replaced oil later in the century, and electric lamps arrived in the 1900s. A clockwork mechanism,
+wound by hand every few hours, turned the lens so that each lighthouse flashed its own pattern.
+
+## Keepers
+
+Keepers lived at the lights in teams of three, working in shifts through the night. They trimmed the wicks,
+cleaned the lenses and logged the weather, and a relief boat brought food and fresh crews every few weeks when
+the sea allowed it. The last keepers left Fair Isle in 1998, when the final Scottish light was automated.
+"""
+
+BEES = """Honeybees
+
+A colony of honeybees is a family of one queen, a few hundred drones and tens of thousands of workers. The queen
+lays all of the eggs, up to two thousand a day in summer, and the workers do everything else.
+
+Foragers that find a good patch of flowers go back to the hive and perform a waggle dance on the comb. The angle
+of the dance against the vertical gives the direction of the flowers relative to the sun, and the length of the
+waggle run tells the other bees how far away they are.
+
+Bees make honey from nectar. They add enzymes to it, store it in wax cells and fan it with their wings until
+enough water has evaporated, then cap each cell with wax. A strong colony can store more than twenty kilograms of
+honey in a good year.
+"""
+
+
+@pytest.fixture
+def articles(tmp_path: Path) -> Path:
+    folder = tmp_path / "articles"
+    shutil.copytree(SAMPLE_ARTICLES, folder)
+    (folder / "lighthouses.md").write_text(LIGHTHOUSES, encoding="utf-8")
+    (folder / "bees.txt").write_text(BEES, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def index(embedder, articles: Path) -> ArticleIndex:
+    built = ArticleIndex(embedder)
+    built.sync_folder(articles)
+    return built
+
+
+QUESTIONS = [
+    "Which engineer shaped the granite blocks of Skerryvore?",
+    "How do bees tell each other where to find food?",
+    "What made the beam of a lighthouse visible from far away?",
+    "How many eggs does a queen bee lay?",
+    "When did the last lighthouse keepers leave?",
+    "Who claimed that a truce deal was close?",
+    "Why is a military victory unlikely?",
+    "How is honey made?",
+]
+
+
+def test_words_found_in_one_passage_only_retrieve_it_first(index):
+    answer = index.search("Which engineer shaped the granite blocks of Skerryvore?")
+    top = answer.results[0]
+    assert answer.answered
+    assert top.article == "Lighthouses of Scotland" and top.section == "Building the towers"
+    assert "Alan Stevenson shaped its granite blocks" in top.quote
+
+
+def test_a_paraphrased_question_still_finds_its_passage(index):
+    # No content word of the question besides "bees" occurs in the passage that answers it.
+    answer = index.search("How do bees communicate where food is?")
+    assert answer.answered
+    assert "waggle dance" in answer.results[0].quote
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the boiling point of liquid nitrogen?",
+        "Which team won the 1998 football World Cup?",
+        "How do I bake sourdough bread at home?",
+    ],
+)
+def test_an_off_topic_question_is_not_answered(embedder, question):
+    index = ArticleIndex(embedder)
+    index.sync_folder(SAMPLE_ARTICLES)
+    answer = index.search(question)
+    assert not answer.answered
+    assert answer.results  # the nearest quotes are still given, for whoever wants them
+
+
+@pytest.mark.parametrize("limit", [QUOTE_LIMIT, 150])
+def test_quotes_are_verbatim_short_and_hold_their_highlight(embedder, articles, limit):
+    index = ArticleIndex(embedder, quote_limit=limit)
+    index.sync_folder(articles)
+    texts = {a.id: collapse_whitespace(a.text) for a in index.articles()}
+    for question in QUESTIONS:
+        answer = index.search(question, top_k=5)
+        assert answer.results
+        for result in answer.results:
+            assert len(result.quote) <= limit
+            assert result.quote in texts[result.article_id]
+            assert result.highlight in result.quote
+            if limit == QUOTE_LIMIT:  # windows are whole sentences: the offsets give the quote exactly
+                article = next(a for a in index.articles() if a.id == result.article_id)
+                assert collapse_whitespace(article.text[result.start:result.end]) == result.quote
+
+
+def test_results_do_not_repeat_each_other(index):
+    for question in QUESTIONS:
+        results = index.search(question, top_k=5).results
+        spans = sorted((r.article_id, r.start, r.end) for r in results)
+        for (a, _, end), (b, start, _) in zip(spans, spans[1:]):
+            assert a != b or end <= start
+
+
+def test_save_and_load_keep_the_keyword_index_in_line_with_the_vectors(index, embedder, tmp_path):
+    index.save(tmp_path / "ix")
+    loaded = ArticleIndex(embedder)
+    assert loaded.load(tmp_path / "ix")
+    before, after = index.snapshot, loaded.snapshot
+    assert after.keyword.size == len(after.passages) == after.passage_vectors.shape[0]
+    assert after.sentence_vectors.shape[0] == sum(len(p.sentences) for p in after.passages)
+    for question in QUESTIONS:
+        cleaned = collapse_whitespace(question)
+        np.testing.assert_allclose(after.keyword.scores(cleaned), before.keyword.scores(cleaned), rtol=1e-6)
+        old, new = index.search(question, top_k=5), loaded.search(question, top_k=5)
+        assert old.answered == new.answered
+        assert [(r.article_id, r.quote, r.highlight) for r in old.results] == [
+            (r.article_id, r.quote, r.highlight) for r in new.results
+        ]
+        assert [r.score for r in old.results] == pytest.approx([r.score for r in new.results], rel=1e-5)
+
+
+def test_searching_one_article_quotes_only_it(index):
+    answer = index.search("How is honey made?", top_k=5, article="Honeybees")
+    assert answer.results and {r.article for r in answer.results} == {"Honeybees"}
+    assert "nectar" in answer.results[0].quote
