@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import logging
 import sys
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -13,6 +15,7 @@ from pydantic import ValidationError
 
 from index import Answer, ArticleIndex, ArticleIndexError, open_index
 
+from .questionlog import EMPTY_STATS, EXPORT_COLUMNS, IndexSize, QuestionLog, QuestionLogError, Stats, saved_index_size
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -41,6 +44,14 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question", nargs="*", help="the question; omit it to read questions from standard input")
 
     commands.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)")
+
+    stats = commands.add_parser("stats", help="questions asked and answered, feedback, and the index (from the bot's log)")
+    stats.add_argument("--data", type=Path, help="data folder holding the question log (default: DATA_DIR, else data/)")
+    stats.add_argument("--index", type=Path, help="index folder (default: INDEX_DIR, else data/index)")
+    stats.add_argument("--latest", type=int, default=10, help="how many of the latest unanswered questions to list (default: 10)")
+    export = commands.add_parser("export", help="write the question log as CSV")
+    export.add_argument("--data", type=Path, help="data folder holding the question log (default: DATA_DIR, else data/)")
+    export.add_argument("--output", "-o", type=Path, help="CSV file to write (default: standard output)")
     return parser
 
 
@@ -142,6 +153,90 @@ def _index(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     return 0
 
 
+def _printable(text: str) -> str:
+    """Members' text made safe for a terminal: no control characters (nor escape sequences) or line breaks."""
+    return "".join(c if c.isprintable() else " " for c in text)
+
+
+def _local_time(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp).astimezone().strftime("%Y-%m-%d %H:%M %Z")
+
+
+def stats_text(stats: Stats, index: IndexSize | str | None) -> str:
+    """What `article-bot stats` prints (the same as /stats shows). ``index`` may be a reason it is unreadable."""
+    share = f" ({stats.answered_share:.0%})" if stats.answered_share is not None else ""
+    lines = [
+        f"Questions: {stats.questions} asked, {stats.answered} answered{share}",
+        f"Feedback: {stats.helpful_votes} helpful, {stats.not_helpful_votes} not helpful",
+    ]
+    if isinstance(index, IndexSize):
+        updated = f"; updated {_local_time(index.updated_at)}" if index.updated_at else ""
+        lines.append(f"Index: {index.articles} articles, {index.passages} passages{updated}")
+    else:
+        lines.append(f"Index: {index or 'none yet'}")
+    if stats.latest_unanswered:
+        lines.append(f"Latest unanswered questions ({len(stats.latest_unanswered)} of {stats.unanswered}):")
+        lines += [
+            f"  {_local_time(q.asked_at)}  {'[DM] ' if q.channel_kind == 'dm' else ''}{_printable(q.question)}"
+            for q in stats.latest_unanswered
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _existing_log(data_dir: Path) -> QuestionLog | None:
+    log = QuestionLog(data_dir)
+    if not log.exists:
+        print(f"note: no question log at {log.path} yet (the bot makes it when it starts; check DATA_DIR).", file=sys.stderr)
+        return None
+    return log
+
+
+def _stats(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    try:
+        log = _existing_log(options.data or settings.data_dir)
+        if log is None:
+            stats = EMPTY_STATS
+        else:
+            with log:
+                stats = log.stats(max(0, options.latest))
+    except QuestionLogError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    index: IndexSize | str | None
+    try:
+        index = saved_index_size(options.index or settings.index_dir)
+    except ArticleIndexError as error:
+        index = f"unreadable ({error})"
+    print(stats_text(stats, index), end="", file=out)
+    return 0
+
+
+def _export(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    try:
+        log = _existing_log(options.data or settings.data_dir)
+        if options.output is None:
+            _write_export(log, out)
+            return 0
+        with options.output.open("w", encoding="utf-8", newline="") as handle:
+            rows = _write_export(log, handle)
+    except QuestionLogError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as error:
+        print(f"error: cannot write {options.output}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"Wrote {rows} questions to {options.output}", file=sys.stderr)
+    return 0
+
+
+def _write_export(log: QuestionLog | None, out: TextIO) -> int:
+    if log is None:
+        csv.writer(out, lineterminator="\n").writerow(EXPORT_COLUMNS)
+        return 0
+    with log:
+        return log.export_csv(out)
+
+
 def _run(settings: Settings) -> int:
     from .runner import run_bot  # imports discord only when the bot is wanted
 
@@ -165,6 +260,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _ask(options, settings, sys.stdout)
         if options.command == "index":
             return _index(options, settings, sys.stdout)
+        if options.command == "stats":
+            return _stats(options, settings, sys.stdout)
+        if options.command == "export":
+            return _export(options, settings, sys.stdout)
         return _run(settings)
     except ArticleIndexError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -13,6 +13,7 @@ from index import ArticleIndex, ArticleIndexError, ArticlesFolderError
 
 from .checks import AskingTooFast, MemberCooldowns, NotModerator
 from .formatting import NO_PINGS, error_embed
+from .questionlog import BackgroundQuestionLog, QuestionLog
 from .service import QuestionService
 from .settings import Settings
 from .watch import start_watching
@@ -29,7 +30,9 @@ def point_discord_at(settings: Settings) -> None:
 class ArticleBot(commands.Bot):
     """Answers questions by quoting articles. The index and settings are passed in, so tests can supply their own."""
 
-    def __init__(self, settings: Settings, index: ArticleIndex | None = None, **options) -> None:
+    def __init__(
+        self, settings: Settings, index: ArticleIndex | None = None, question_log: QuestionLog | None = None, **options
+    ) -> None:
         point_discord_at(settings)
         # Default intents: message content still arrives for DMs and for messages that mention the bot.
         super().__init__(
@@ -43,6 +46,8 @@ class ArticleBot(commands.Bot):
         index = index or ArticleIndex(settings.embedder_spec(), min_score=settings.min_score)
         self.service = QuestionService(index, settings.articles_dir, settings.index_dir, settings.top_k)
         self.cooldowns = MemberCooldowns(settings.cooldown_questions, settings.cooldown_seconds)
+        # Questions and feedback votes, written off the event loop (opened in setup_hook, closed in close).
+        self.question_log = BackgroundQuestionLog(question_log or QuestionLog(settings.data_dir))
         self._watcher: asyncio.Task[None] | None = None
         self.tree.on_error = self.on_app_command_error
 
@@ -51,12 +56,16 @@ class ArticleBot(commands.Bot):
             await self.service.open()
         except ArticlesFolderError as error:
             logger.error("%s The bot starts with no articles; add some and use /reload.", error)
+        await self.question_log.open()  # on failure, logs a warning: answers go on without the log
         from .cogs.ask import AskCog
         from .cogs.moderation import ModerationCog
         from .cogs.sources import SourcesCog
 
         for cog in (AskCog(self), SourcesCog(self), ModerationCog(self)):
             await self.add_cog(cog)
+        from .cogs.stats import StatsCog
+
+        await self.add_cog(StatsCog(self))
         await self._sync_commands()
         if self.settings.watch_articles:
             self._watcher = start_watching(self.service, self.settings.articles_dir)
@@ -90,6 +99,7 @@ class ArticleBot(commands.Bot):
             self._watcher.cancel()
             await asyncio.gather(self._watcher, return_exceptions=True)
         await self.service.close()
+        await self.question_log.close()
         await super().close()
 
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
@@ -103,6 +113,11 @@ class ArticleBot(commands.Bot):
             message = str(original)
         elif isinstance(original, app_commands.TransformerError | app_commands.CheckFailure):
             message = "That command can't be used like that here."
+        elif isinstance(original, discord.HTTPException) and original.code in (40060, 10062):
+            # 40060: Discord already took a response whose reply was lost; 10062: the interaction expired.
+            # Either way there is nothing left to reply to, and replying again would duplicate.
+            logger.warning("Command %s could not respond (%s)", interaction.command and interaction.command.qualified_name, original.text)
+            return
         else:
             logger.error("Command %s failed", interaction.command and interaction.command.qualified_name, exc_info=original)
             message = "Sorry, something went wrong. It has been logged for the bot's operator."

@@ -32,7 +32,8 @@ def shorten(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     room = limit - len(ELLIPSIS)
-    sentence_ends = [m.start() for m in _SENTENCE_BREAK.finditer(text, 0, room + 1) if m.start() <= room]
+    # a sentence end leaves room for " …" (two characters), a word end for "…"
+    sentence_ends = [m.start() for m in _SENTENCE_BREAK.finditer(text, 0, room + 1) if m.start() < room]
     if sentence_ends:
         return text[: sentence_ends[-1]].rstrip() + " " + ELLIPSIS
     cut = text.rfind(" ", 0, room + 1)
@@ -62,8 +63,17 @@ def highlighted_quote(result: SearchResult, limit: int) -> str:
     return escape(shorten(quote, limit // 2))
 
 
+# Longer links are not shown as links (a cut link is a broken one); they would crowd out the quote.
+LINK_LIMIT = 512
+
+
+def shown_link(url: str | None) -> str | None:
+    """The URL if it is short enough to show whole, else None."""
+    return url if url and len(url) <= LINK_LIMIT else None
+
+
 def _source_line(result: SearchResult) -> str:
-    if result.url:
+    if shown_link(result.url):
         return f"[{escape(shorten(result.article, 200))}]({result.url})"
     return f"`{shorten(result.source.replace('`', ''), 200)}`"
 
@@ -99,24 +109,30 @@ SOURCES_PER_PAGE = 8
 
 
 def sources_pages(summaries: Sequence[ArticleSummary]) -> list[discord.Embed]:
-    """What is indexed, a page per embed; each article with its sections and passage count."""
+    """What is indexed, a page per embed; each article with its sections and passage count. A page holds
+    up to SOURCES_PER_PAGE articles, fewer when their long titles and section lists would pass Discord's
+    total size for one embed."""
     if not summaries:
         return [discord.Embed(title="Indexed articles", description="No articles are indexed yet.", colour=NO_ANSWER_COLOUR)]
-    pages = []
-    total = (len(summaries) + SOURCES_PER_PAGE - 1) // SOURCES_PER_PAGE
-    for page, first in enumerate(range(0, len(summaries), SOURCES_PER_PAGE), 1):
-        embed = discord.Embed(title=f"Indexed articles ({len(summaries)})", colour=ANSWER_COLOUR)
-        for summary in summaries[first:first + SOURCES_PER_PAGE]:
-            sections = ", ".join(escape(s) for s in summary.sections if s) or "one untitled section"
-            link = f"\n{summary.url}" if summary.url else ""
-            value = shorten(
-                f"{len(summary.sections)} sections, {summary.passages} passages; indexed <t:{int(summary.indexed_at)}:R>\n"
-                f"Sections: {sections}",
-                FIELD_VALUE_LIMIT - len(link),
-            ) + link
-            embed.add_field(name=shorten(summary.title, FIELD_NAME_LIMIT), value=value, inline=False)
-        embed.set_footer(text=f"Page {page} of {total}")
-        pages.append(embed)
+    title = f"Indexed articles ({len(summaries)})"
+    footer_room = len(f"Page {len(summaries)} of {len(summaries)}")
+    pages: list[discord.Embed] = []
+    embed: discord.Embed | None = None
+    for summary in summaries:
+        sections = ", ".join(escape(s) for s in summary.sections if s) or "one untitled section"
+        link = f"\n{summary.url}" if shown_link(summary.url) else ""
+        value = shorten(
+            f"{len(summary.sections)} sections, {summary.passages} passages; indexed <t:{int(summary.indexed_at)}:R>\n"
+            f"Sections: {sections}",
+            FIELD_VALUE_LIMIT - len(link),
+        ) + link
+        name = shorten(summary.title, FIELD_NAME_LIMIT)
+        if embed is None or len(embed.fields) >= SOURCES_PER_PAGE or len(embed) + len(name) + len(value) + footer_room > EMBED_TOTAL_LIMIT:
+            embed = discord.Embed(title=title, colour=ANSWER_COLOUR)
+            pages.append(embed)
+        embed.add_field(name=name, value=value, inline=False)
+    for number, page in enumerate(pages, 1):
+        page.set_footer(text=f"Page {number} of {len(pages)}")
     return pages
 
 

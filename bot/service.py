@@ -29,6 +29,10 @@ class QuestionService:
         report = await asyncio.to_thread(open_index, self.index, self.articles_dir, self.index_dir)
         if report is not None:
             logger.info("Index ready: %d articles, %d passages", report.articles, report.passages)
+        try:
+            await asyncio.to_thread(lambda: self.index.embedder)  # the model now, not on the first question
+        except Exception:
+            logger.warning("Could not load the embedding model; questions will fail until it loads", exc_info=True)
 
     async def ask(self, question: str, article: str | None = None, top_k: int | None = None) -> Answer:
         return await asyncio.to_thread(self.index.search, question, top_k or self.top_k, article)

@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = None
     articles_dir: Path = Path("articles")
     index_dir: Path = Path("data/index")
+    data_dir: Path = Path("data")
     embedding_backend: str = "torch"
     embedding_model: Path | None = None
     embedding_threads: int = Field(default=1, ge=1, le=64)

@@ -5,6 +5,7 @@ import hashlib
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from .errors import ArticleLoadError, ArticlesFolderError
@@ -95,10 +96,14 @@ def _split_front_matter(text: str) -> tuple[dict, int]:
 
     try:
         meta = yaml.safe_load(text[4:closing]) or {}
-    except yaml.YAMLError:
-        logger.warning("front matter is not valid YAML; treating it as text")
+    except (yaml.YAMLError, ValueError, RecursionError) as error:  # e.g. a bad date, or brackets nested too deep
+        logger.warning("front matter is not valid YAML (%s); treating it as text", type(error).__name__)
         return {}, 0
-    return (meta if isinstance(meta, dict) else {}), body_start
+    if not isinstance(meta, dict):
+        return {}, body_start
+    # Plain values only: a list or mapping is no title, link or date, and one built from nested aliases
+    # would take gigabytes to print.
+    return {key: value for key, value in meta.items() if isinstance(value, (str, int, float, date))}, body_start
 
 
 def parse_markdown(text: str, fallback_title: str) -> tuple[str, tuple[Section, ...], dict]:

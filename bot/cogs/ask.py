@@ -4,16 +4,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sqlite3
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index import ArticleIndexError
+from index import Answer, ArticleIndexError
 
 from ..checks import AskingTooFast
 from ..formatting import NO_PINGS, answer_embed, error_embed, shorten
+from ..questionlog import ChannelKind, QuotedPassage, QuestionLogError, VoteOutcome, VoteResult
+from ..respond import defer_thinking
 
 if TYPE_CHECKING:
     from ..client import ArticleBot
@@ -26,9 +29,102 @@ QUICK_REPLY_SECONDS = 1.5
 HELP_TEXT = "Ask me a question about the articles and I'll answer by quoting them, e.g. `/ask question: Who claimed a truce deal was close?`"
 
 
+def _vote_name(helpful: bool) -> str:
+    return "helpful" if helpful else "not helpful"
+
+
+def vote_reply(result: VoteResult) -> str:
+    """What a member is told, privately, after clicking a feedback button."""
+    vote = _vote_name(result.helpful)
+    if result.outcome is VoteOutcome.RECORDED:
+        return f"Thanks! Your vote ({vote}) is recorded. Each member has one vote per answer; click the other button to change it."
+    if result.outcome is VoteOutcome.CHANGED:
+        return f"Your vote on this answer is now: {vote}. Each member has one vote per answer."
+    if result.outcome is VoteOutcome.UNCHANGED:
+        return f"You already voted {vote} on this answer, so nothing changed (one vote per member per answer)."
+    return "I have no record of this answer, so your vote could not be counted."
+
+
+class FeedbackButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"feedback:(?P<answer_id>[0-9]{1,20}):(?P<vote>helpful|unhelpful)",
+):
+    """'Helpful' / 'Not helpful' under an answer. The answer id is in the custom_id, so a click on an answer
+    sent before a restart still reaches the bot (the class is registered when the ask cog loads)."""
+
+    def __init__(self, answer_id: int, helpful: bool) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Helpful" if helpful else "Not helpful",
+                emoji="👍" if helpful else "👎",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"feedback:{answer_id}:{'helpful' if helpful else 'unhelpful'}",
+            )
+        )
+        self.answer_id = answer_id
+        self.helpful = helpful
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]) -> FeedbackButton:
+        return cls(int(match["answer_id"]), match["vote"] == "helpful")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot: ArticleBot = interaction.client  # type: ignore[assignment]
+        try:
+            result = await bot.question_log.record_vote(self.answer_id, member_id=interaction.user.id, helpful=self.helpful)
+        except (QuestionLogError, OSError, sqlite3.Error) as error:
+            logger.warning("Could not record a vote on answer %s: %s", self.answer_id, error)
+            text = "Sorry, your vote could not be recorded right now; please try again later."
+        else:
+            text = vote_reply(result)
+        try:
+            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+        except discord.HTTPException:
+            logger.warning("Could not acknowledge a vote (the interaction may have expired)", exc_info=True)
+
+
+def feedback_view(answer_id: int) -> discord.ui.View:
+    """The two buttons, as a view that is sent but never kept: clicks reach FeedbackButton through the class
+    registered by the ask cog. (A view discord.py kept would be dropped when it times out, as an ephemeral
+    reply's does after 15 minutes, and dropping it would unregister FeedbackButton for every answer.)"""
+    view = discord.ui.View(timeout=None)
+    view.add_item(FeedbackButton(answer_id, helpful=True))
+    view.add_item(FeedbackButton(answer_id, helpful=False))
+    view.stop()  # finished views are still sent, but discord.py does not store them
+    return view
+
+
 class AskCog(commands.Cog):
     def __init__(self, bot: ArticleBot) -> None:
         self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(FeedbackButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(FeedbackButton)
+
+    def _log_answer(self, answer: Answer, *, answer_id: int, member_id: int, guild_id: int | None, via: str) -> dict:
+        """Queue the question for the log (never waiting for it, never failing the answer) and return the
+        extra arguments for the reply: the feedback buttons when the answer quotes something."""
+        log = self.bot.question_log
+        try:
+            log.record_question_soon(
+                answer.question,
+                question_id=answer_id,
+                member_id=member_id,
+                answered=answer.answered,
+                channel_kind=ChannelKind.GUILD if guild_id is not None else ChannelKind.DM,
+                guild_id=guild_id,
+                asked_via=via,
+                top_article=answer.results[0].article_id if answer.results else None,
+                passages=[QuotedPassage(r.article_id, r.section, r.quote) for r in answer.results] if answer.answered else (),
+            )
+        except Exception:
+            logger.warning("Could not log a question", exc_info=True)
+        if answer.answered and answer.results and log.available:
+            return {"view": feedback_view(answer_id)}
+        return {}
 
     @app_commands.command(name="ask", description="Ask a question; the answer quotes the articles.")
     @app_commands.describe(
@@ -48,11 +144,16 @@ class AskCog(commands.Cog):
             raise AskingTooFast(retry_after)
         search = asyncio.ensure_future(self.bot.service.ask(question, article))
         done, _ = await asyncio.wait({search}, timeout=QUICK_REPLY_SECONDS)
+        where = dict(answer_id=interaction.id, member_id=interaction.user.id, guild_id=interaction.guild_id, via="ask")
         if search in done:
-            await interaction.response.send_message(embed=answer_embed(search.result()), ephemeral=private, allowed_mentions=NO_PINGS)
+            answer = search.result()
+            extras = self._log_answer(answer, **where)
+            await interaction.response.send_message(embed=answer_embed(answer), ephemeral=private, allowed_mentions=NO_PINGS, **extras)
             return
-        await interaction.response.defer(thinking=True, ephemeral=private)
-        await interaction.edit_original_response(embed=answer_embed(await search), allowed_mentions=NO_PINGS)
+        await defer_thinking(interaction, ephemeral=private)
+        answer = await search
+        extras = self._log_answer(answer, **where)
+        await interaction.edit_original_response(embed=answer_embed(answer), allowed_mentions=NO_PINGS, **extras)
 
     @ask.autocomplete("article")
     async def article_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
@@ -74,11 +175,11 @@ class AskCog(commands.Cog):
         if question is None:
             return
 
-        async def reply(embed: discord.Embed) -> None:
+        async def reply(embed: discord.Embed, **extras) -> None:
             if message.guild is None:
-                await message.channel.send(embed=embed, allowed_mentions=NO_PINGS)
+                await message.channel.send(embed=embed, allowed_mentions=NO_PINGS, **extras)
             else:
-                await message.reply(embed=embed, mention_author=False, allowed_mentions=NO_PINGS)
+                await message.reply(embed=embed, mention_author=False, allowed_mentions=NO_PINGS, **extras)
 
         if not question:
             await reply(discord.Embed(description=HELP_TEXT))
@@ -96,4 +197,6 @@ class AskCog(commands.Cog):
             logger.exception("Answering a message failed")
             await reply(error_embed("Sorry, something went wrong while answering. It has been logged."))
             return
-        await reply(answer_embed(answer))
+        guild_id = message.guild.id if message.guild is not None else None
+        extras = self._log_answer(answer, answer_id=message.id, member_id=message.author.id, guild_id=guild_id, via="message")
+        await reply(answer_embed(answer), **extras)

@@ -14,6 +14,8 @@ from index import ArticleIndexError, UpdateReport
 from ..articles import ArticleRejected, fetch_page, page_as_markdown, remove_article_file, save_article
 from ..checks import moderator_only
 from ..formatting import article_choices, article_embed, error_embed, reload_embed
+from ..privacy import hashed_user
+from ..respond import defer_thinking
 
 if TYPE_CHECKING:
     from ..client import ArticleBot
@@ -25,11 +27,15 @@ class ModerationCog(commands.Cog):
     def __init__(self, bot: ArticleBot) -> None:
         self.bot = bot
 
+    def _who(self, interaction: discord.Interaction) -> str:
+        """The moderator as named in the log: a keyed hash, never the raw user id."""
+        return hashed_user(interaction.user.id, self.bot.question_log.log)
+
     @app_commands.command(name="reload", description="Re-read the articles folder and update the index (moderators).")
     @app_commands.default_permissions(manage_guild=True)
     @moderator_only()
     async def reload(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await defer_thinking(interaction, ephemeral=True)
         try:
             report = await self.bot.service.reload()
         except ArticleIndexError as error:
@@ -41,7 +47,7 @@ class ModerationCog(commands.Cog):
                 "The details are in the bot's log."
             )
         else:
-            logger.info("Reload by %s: %s", interaction.user.id, report)
+            logger.info("Reload by %s: %s", self._who(interaction), report)
             embed = reload_embed(report)
         await interaction.edit_original_response(embed=embed)
 
@@ -69,7 +75,7 @@ class ModerationCog(commands.Cog):
         settings = self.bot.settings
         if file is not None and file.size > settings.upload_max_bytes:
             raise ArticleRejected(f"{file.filename} is {file.size / 1024:.0f} KiB; the limit is {settings.upload_max_bytes / 1024:.0f} KiB.")
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await defer_thinking(interaction, ephemeral=True)
         if file is not None:
             try:
                 name, data = file.filename, await file.read()
@@ -85,7 +91,7 @@ class ModerationCog(commands.Cog):
             name, data = await asyncio.to_thread(page_as_markdown, final_url, page)
         saved = await asyncio.to_thread(save_article, settings.articles_dir, name, data, settings.upload_max_bytes, replace)
         report = await self._reindex()
-        logger.info("Article %s added by %s", saved.path.name, interaction.user.id)
+        logger.info("Article %s added by %s", saved.path.name, self._who(interaction))
         summary = next((s for s in self.bot.service.index.summaries() if s.id == saved.article.id), None)
         verb = "Replaced" if saved.replaced else "Added"
         if summary is None:  # the reload did not take it in: say why rather than pretend
@@ -96,10 +102,10 @@ class ModerationCog(commands.Cog):
     @moderator_only()
     async def remove(self, interaction: discord.Interaction, article: str) -> None:
         article_id = self.bot.service.index.find_article(article)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await defer_thinking(interaction, ephemeral=True)
         await asyncio.to_thread(remove_article_file, self.bot.settings.articles_dir, article_id)
         report = await self._reindex()
-        logger.info("Article %s removed by %s", article_id, interaction.user.id)
+        logger.info("Article %s removed by %s", article_id, self._who(interaction))
         await interaction.edit_original_response(embed=reload_embed(report).set_author(name=f"Removed {article_id}"))
 
     @article.command(name="show", description="Show an article's source and sections.")

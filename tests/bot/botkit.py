@@ -49,6 +49,7 @@ def bot_settings(fake: FakeDiscord, articles: Path, index_dir: Path, **overrides
         discord_token=fake.token,
         articles_dir=articles,
         index_dir=index_dir,
+        data_dir=index_dir.parent / "data",  # tmp_path / "data" beside tmp_path / "index"
         discord_api_base_url=fake.api_base,
         discord_gateway_url=fake.gateway_url,
         cooldown_questions=1000,
