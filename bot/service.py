@@ -6,6 +6,8 @@ import logging
 from pathlib import Path
 
 from index import Answer, ArticleIndex, UpdateReport, open_index, refresh_from_folder
+from index.batching import QuestionBatcher
+from index.collection import validate_question
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +25,7 @@ class QuestionService:
         self.index_dir = index_dir
         self.top_k = top_k
         self._reload: asyncio.Task[UpdateReport] | None = None
+        self._batcher: QuestionBatcher | None = None
 
     async def open(self) -> None:
         """Load the saved index (building or repairing it from the articles folder as needed)."""
@@ -35,7 +38,13 @@ class QuestionService:
             logger.warning("Could not load the embedding model; questions will fail until it loads", exc_info=True)
 
     async def ask(self, question: str, article: str | None = None, top_k: int | None = None) -> Answer:
-        return await asyncio.to_thread(self.index.search, question, top_k or self.top_k, article)
+        """Questions arriving together are encoded in one batch; the search itself runs in a worker thread."""
+        cleaned = validate_question(question)
+        if self._batcher is None:
+            embedder = await asyncio.to_thread(lambda: self.index.embedder)  # loads the model off the loop
+            self._batcher = self._batcher or QuestionBatcher(embedder)
+        vector = await self._batcher.submit(cleaned)
+        return await asyncio.to_thread(self.index.search, cleaned, top_k or self.top_k, article, vector)
 
     async def reload(self) -> UpdateReport:
         """Re-read the articles folder; concurrent callers share one rebuild."""
@@ -56,3 +65,5 @@ class QuestionService:
         if self._reload is not None and not self._reload.done():
             # The worker thread cannot be interrupted; let it finish so the index on disk stays whole.
             await asyncio.gather(self._reload, return_exceptions=True)
+        if self._batcher is not None:
+            await self._batcher.aclose()

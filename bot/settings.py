@@ -21,9 +21,10 @@ class Settings(BaseSettings):
     articles_dir: Path = Path("articles")
     index_dir: Path = Path("data/index")
     data_dir: Path = Path("data")
-    embedding_backend: str = "torch"
+    embedding_backend: str = "onnx-int8"
     embedding_model: Path | None = None
-    embedding_threads: int = Field(default=1, ge=1, le=64)
+    embedding_threads: int | None = Field(default=None, ge=1, le=64)
+    model_cache_dir: Path | None = None
     top_k: int = Field(default=DEFAULT_TOP_K, ge=1, le=10)
     min_score: float = Field(default=DEFAULT_MIN_SCORE, ge=-1.0, le=1.0)
     guild_ids: IdList = []
@@ -48,10 +49,19 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
         return value
 
-    @field_validator("embedding_model", mode="before")
+    @field_validator("embedding_model", "embedding_threads", "model_cache_dir", mode="before")
     @classmethod
-    def _empty_model_is_default(cls, value: object) -> object:
+    def _empty_is_default(cls, value: object) -> object:
         return None if value in ("", None) else value
+
+    @field_validator("embedding_backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        from index.embedding import BACKENDS
+
+        if value not in BACKENDS:
+            raise ValueError(f"must be one of {', '.join(BACKENDS)}")
+        return value
 
     @field_validator("log_level")
     @classmethod
@@ -62,4 +72,5 @@ class Settings(BaseSettings):
         return level
 
     def embedder_spec(self) -> EmbedderSpec:
-        return EmbedderSpec(self.embedding_backend, self.embedding_model, self.embedding_threads)
+        cache = self.model_cache_dir or self.data_dir / "models"
+        return EmbedderSpec(self.embedding_backend, self.embedding_model, self.embedding_threads, cache_dir=cache)

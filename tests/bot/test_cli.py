@@ -122,7 +122,10 @@ def test_index_from_another_model_is_rebuilt(folders, capsys, caplog):
     assert main(["ask", "--json", TRUCE]) == 0
     assert json.loads(capsys.readouterr().out)["answered"] is True
     assert "some-other-model" in caplog.text and "Rebuilding" in caplog.text
-    assert json.loads((current_version(index_dir) / "manifest.json").read_text())["model"] == "all-MiniLM-L6-v2"
+    from bot.settings import Settings
+
+    rebuilt_with = json.loads((current_version(index_dir) / "manifest.json").read_text())["model"]
+    assert rebuilt_with == Settings(_env_file=None).embedder_spec().model_id  # the configured model, not the old one
 
 
 def test_invalid_setting_is_reported(folders, capsys, monkeypatch):

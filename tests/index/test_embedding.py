@@ -1,0 +1,312 @@
+"""Embedding backends (torch, ONNX fp32, ONNX int8), the ONNX cache, and the question batcher."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import onnx_model
+from index.batching import BatcherClosed, BatcherFull, QuestionBatcher
+from index.embedding import EmbedderSpec, OnnxEmbedder, OnnxInt8Embedder, load_embedder, model_id_for
+from index.loaders import load_folder
+from index.passages import chunk_article
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = PROJECT_ROOT / "articles"
+
+# Questions about the sample article, each with a word that must be in the best passage's text.
+QUESTIONS = {
+    "Who claimed that a truce deal was close?": "Haniyeh",
+    "When did the militants launch the invasion of southern Israel?": "7 October 2023",
+    "Which organizations have been engaged in mediation efforts?": "United Nations",
+    "What will a significant breakthrough in negotiations require?": "unwavering commitment",
+}
+
+
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory) -> Path:
+    """One ONNX export and int8 quantization for the whole session."""
+    cache = tmp_path_factory.mktemp("models")
+    OnnxInt8Embedder(cache_dir=cache)  # exports fp32, then quantizes
+    return cache
+
+
+@pytest.fixture(scope="session")
+def onnx_embedder(onnx_cache):
+    return OnnxEmbedder(cache_dir=onnx_cache)
+
+
+@pytest.fixture(scope="session")
+def int8_embedder(onnx_cache):
+    return OnnxInt8Embedder(cache_dir=onnx_cache)
+
+
+@pytest.fixture(scope="session")
+def backends(embedder, onnx_embedder, int8_embedder):
+    return {"torch": embedder, "onnx": onnx_embedder, "onnx-int8": int8_embedder}
+
+
+@pytest.fixture(scope="session")
+def sample_texts(embedder) -> tuple[list[str], list[str]]:
+    """The sample article's passages and sentences, as ArticleIndex embeds them."""
+    article = load_folder(SAMPLE).articles[0]
+    passages, sentences = [], []
+    for passage in chunk_article(article, embedder.count_tokens):
+        heading = article.sections[passage.section_index].heading
+        body = article.text[passage.start:passage.end]
+        passages.append(f"{heading}\n{body}" if heading else body)
+        sentences.extend(article.text[s.start:s.end] for s in passage.sentences)
+    return passages, sentences
+
+
+def copy_cache(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target)
+    return target
+
+
+def int8_file(cache: Path) -> Path:
+    return next(cache.glob("*/model-int8.onnx"))
+
+
+# -- the backends -----------------------------------------------------------------------------------
+def test_onnx_fp32_matches_sentence_transformers(backends, sample_texts):
+    texts = sample_texts[0] + sample_texts[1] + list(QUESTIONS) + ["", "x " * 600]  # empty and truncated too
+    reference = backends["torch"].encode(texts)
+    onnx = backends["onnx"].encode(texts)
+    assert np.max(1 - np.sum(reference * onnx, axis=1)) < 1e-5
+    int8 = backends["onnx-int8"].encode(texts)
+    assert np.min(np.sum(reference * int8, axis=1)) > 0.97
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx", "onnx-int8"])
+def test_vectors_are_unit_length_float32(backends, sample_texts, backend):
+    vectors = backends[backend].encode(sample_texts[1] + ["a", "Who?"])
+    assert vectors.dtype == np.float32 and vectors.shape == (len(sample_texts[1]) + 2, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert backends[backend].dimension == 384
+
+
+def test_backends_rank_the_sample_article_alike(backends, sample_texts):
+    passages, sentences = sample_texts
+    for name, embedder in backends.items():
+        passage_vectors = embedder.encode(passages)
+        sentence_vectors = embedder.encode(sentences)
+        for question, expected in QUESTIONS.items():
+            q = embedder.encode([question])[0]
+            best_passage = passages[int(np.argmax(passage_vectors @ q))]
+            best_sentence = sentences[int(np.argmax(sentence_vectors @ q))]
+            assert expected in best_passage, (name, question)
+            assert expected in best_sentence, (name, question)
+    # and the full sentence rankings agree closely between backends
+    reference = backends["torch"].encode(sentences) @ backends["torch"].encode(list(QUESTIONS)).T
+    for name in ("onnx", "onnx-int8"):
+        scores = backends[name].encode(sentences) @ backends[name].encode(list(QUESTIONS)).T
+        for column in range(len(QUESTIONS)):
+            top_reference = set(np.argsort(-reference[:, column])[:3])
+            top = set(np.argsort(-scores[:, column])[:3])
+            assert len(top_reference & top) >= 2, (name, list(QUESTIONS)[column])
+
+
+def test_int8_vectors_do_not_depend_on_batch_companions(int8_embedder, sample_texts):
+    texts = sample_texts[1][:12]
+    together = int8_embedder.encode(texts)
+    alone = np.vstack([int8_embedder.encode([text]) for text in texts])
+    assert np.array_equal(together, alone)
+
+
+def test_texts_encoded_in_parallel_match_one_at_a_time(onnx_cache, sample_texts):
+    texts = sample_texts[0] + sample_texts[1]
+    one = OnnxInt8Embedder(threads=1, cache_dir=onnx_cache)
+    three = OnnxInt8Embedder(threads=3, cache_dir=onnx_cache)
+    assert one.workers == 1 and three.workers == 3
+    assert np.array_equal(one.encode(texts), three.encode(texts))
+
+
+def test_model_ids_keep_different_vectors_apart(backends, onnx_cache):
+    assert backends["torch"].model_id == backends["onnx"].model_id == "all-MiniLM-L6-v2"
+    assert backends["onnx-int8"].model_id == "all-MiniLM-L6-v2+int8"
+    for backend in ("torch", "onnx", "onnx-int8"):
+        assert EmbedderSpec(backend, cache_dir=onnx_cache).model_id == backends[backend].model_id
+    assert model_id_for(None) == "all-MiniLM-L6-v2"
+
+
+def test_unknown_backend_is_a_clear_error():
+    with pytest.raises(ValueError, match="onnx-int8"):
+        load_embedder("tensorflow")
+
+
+# -- the ONNX cache ---------------------------------------------------------------------------------
+def test_cached_model_is_reused_not_rebuilt(onnx_cache):
+    path = int8_file(onnx_cache)
+    mtime, builds = path.stat().st_mtime_ns, onnx_model.builds
+    embedder = OnnxInt8Embedder(cache_dir=onnx_cache)
+    assert embedder.onnx_path == path
+    assert onnx_model.builds == builds and path.stat().st_mtime_ns == mtime
+
+
+def test_missing_cached_file_is_rebuilt(onnx_cache, tmp_path, caplog):
+    cache = copy_cache(onnx_cache, tmp_path / "models")
+    int8_file(cache).unlink()
+    builds = onnx_model.builds
+    with caplog.at_level(logging.WARNING):
+        embedder = OnnxInt8Embedder(cache_dir=cache)
+    assert onnx_model.builds == builds + 1  # quantized again; the fp32 export was still good
+    assert "Quantizing" in caplog.text
+    assert embedder.onnx_path.is_file() and onnx_model.verify(embedder.onnx_path)
+
+
+def test_corrupt_cached_file_is_rebuilt_with_a_log_line(onnx_cache, tmp_path, caplog):
+    cache = copy_cache(onnx_cache, tmp_path / "models")
+    path = int8_file(cache)
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])  # truncated: its checksum no longer matches
+    with caplog.at_level(logging.WARNING):
+        embedder = OnnxInt8Embedder(cache_dir=cache)
+    assert "corrupt" in caplog.text
+    assert path.read_bytes() == good
+    assert np.allclose(np.linalg.norm(embedder.encode(["still works"]), axis=1), 1.0, atol=1e-5)
+
+
+def test_file_onnxruntime_cannot_load_is_rebuilt(onnx_cache, tmp_path, caplog):
+    cache = copy_cache(onnx_cache, tmp_path / "models")
+    path = int8_file(cache)
+    good = path.read_bytes()
+    path.write_bytes(b"not a model")
+    onnx_model._publish_checksum(path)  # a sidecar that matches the garbage: only loading can tell
+    with caplog.at_level(logging.WARNING):
+        OnnxInt8Embedder(cache_dir=cache)
+    assert "could not load" in caplog.text
+    assert path.read_bytes() == good
+
+
+def test_cache_key_follows_the_model_files(tmp_path):
+    model = tmp_path / "model"
+    (model / "1_Pooling").mkdir(parents=True)
+    (model / "config.json").write_text("{}")
+    (model / "1_Pooling" / "config.json").write_text("{}")
+    cache = tmp_path / "cache"
+    first = onnx_model.cache_folder("m", model, cache)
+    assert onnx_model.cache_folder("m", model, cache) == first  # remembered
+    (model / "config.json").write_text('{"changed": true}')
+    assert onnx_model.cache_folder("m", model, cache) != first
+
+
+def test_serving_with_onnx_does_not_import_torch(onnx_cache):
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from index.embedding import load_embedder\n"
+        f"e = load_embedder('onnx-int8', cache_dir=Path({str(onnx_cache)!r}))\n"
+        "e.encode(['Who claimed that a truce deal was close?'])\n"
+        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers', 'onnx') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
+
+
+# -- the question batcher ---------------------------------------------------------------------------
+async def test_concurrent_questions_each_get_their_own_vector(int8_embedder, sample_texts):
+    questions = list(QUESTIONS) + sample_texts[1][:28]  # 32 different texts
+    alone = np.vstack([int8_embedder.encode([q]) for q in questions])
+    batcher = QuestionBatcher(int8_embedder, window=0.01)
+    try:
+        vectors = await asyncio.gather(*(batcher.submit(q) for q in questions))
+    finally:
+        await batcher.aclose()
+    assert batcher.batches < len(questions)  # they were batched
+    for question, vector, expected in zip(questions, vectors, alone):
+        assert vector.shape == (384,)
+        assert np.allclose(vector, expected, atol=1e-6), question
+    # and nobody got someone else's row
+    assert [int(np.argmax(alone @ v)) for v in vectors] == list(range(len(questions)))
+
+
+class SlowEncoder:
+    """Takes ``delay`` seconds per call, like a model on a busy machine; records the batches."""
+
+    def __init__(self, delay: float = 0.2, gate: threading.Event | None = None) -> None:
+        self.delay = delay
+        self.gate = gate
+        self.calls: list[list[str]] = []
+
+    def encode(self, texts):
+        if self.gate is not None:
+            self.gate.wait(10)
+        time.sleep(self.delay)
+        self.calls.append(list(texts))
+        return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+
+async def test_event_loop_is_never_blocked_while_encoding():
+    encoder = SlowEncoder(delay=0.3)
+    batcher = QuestionBatcher(encoder, window=0.005)
+    lags = []
+
+    async def ticker(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            started = time.perf_counter()
+            await asyncio.sleep(0.005)
+            lags.append(time.perf_counter() - started - 0.005)
+
+    stop = asyncio.Event()
+    tick = asyncio.create_task(ticker(stop))
+    vectors = await asyncio.gather(*(batcher.submit("q" * n) for n in range(1, 11)))
+    stop.set()
+    await tick
+    await batcher.aclose()
+    assert [float(v[0]) for v in vectors] == list(range(1, 11))
+    assert len(encoder.calls) <= 2 and sum(map(len, encoder.calls)) == 10
+    assert len(lags) > 20 and max(lags) < 0.1  # encoding took 0.3 s a batch; the loop kept ticking
+
+
+async def test_full_queue_pushes_back_then_refuses():
+    gate = threading.Event()
+    batcher = QuestionBatcher(SlowEncoder(delay=0, gate=gate), window=0, max_batch=2, max_pending=3, full_timeout=0.05)
+    waiting = [asyncio.create_task(batcher.submit(f"q{i}")) for i in range(3)]
+    await asyncio.sleep(0.02)
+    with pytest.raises(BatcherFull, match="already waiting"):
+        await batcher.submit("one too many")
+    gate.set()  # the encoder frees up: everyone waiting is answered
+    assert [float(v[0]) for v in await asyncio.gather(*waiting)] == [2.0, 2.0, 2.0]
+    assert float((await batcher.submit("again"))[0]) == 5.0
+    await batcher.aclose()
+
+
+async def test_close_answers_waiting_questions_then_refuses_new_ones():
+    encoder = SlowEncoder(delay=0.05)
+    batcher = QuestionBatcher(encoder, window=0.001, max_batch=2)
+    waiting = [asyncio.create_task(batcher.submit("q" * n)) for n in range(1, 6)]
+    await asyncio.sleep(0)
+    await batcher.aclose()
+    assert [float((await task)[0]) for task in waiting] == [1, 2, 3, 4, 5]
+    with pytest.raises(BatcherClosed):
+        await batcher.submit("late")
+    await batcher.aclose()  # twice is fine
+
+
+async def test_encoder_errors_reach_every_caller_and_the_batcher_goes_on():
+    class Flaky(SlowEncoder):
+        def encode(self, texts):
+            if any("boom" in t for t in texts):
+                raise RuntimeError("model exploded")
+            return super().encode(texts)
+
+    batcher = QuestionBatcher(Flaky(delay=0), window=0.01)
+    results = await asyncio.gather(batcher.submit("boom"), batcher.submit("fine"), return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) for r in results)
+    assert float((await batcher.submit("later"))[0]) == 5.0
+    await batcher.aclose()
