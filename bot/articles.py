@@ -7,10 +7,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import os
 import re
 import socket
-import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ import aiohttp
 import yaml
 
 from index import Article, ArticleIndexError
+from index.files import write_atomically
 from index.loaders import SUPPORTED_SUFFIXES, article_from_bytes, extract_html
 
 logger = logging.getLogger(__name__)
@@ -54,19 +53,6 @@ def safe_file_name(name: str) -> str:
     return f"{stem[: MAX_NAME_LENGTH - len(suffix) - 1]}.{suffix}"
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def save_article(articles_dir: Path, file_name: str, data: bytes, max_bytes: int, replace: bool = False) -> SavedArticle:
     """Check an uploaded file and save it into the articles folder; ArticleRejected says why not."""
     name = safe_file_name(file_name)
@@ -81,7 +67,7 @@ def save_article(articles_dir: Path, file_name: str, data: bytes, max_bytes: int
     if exists and path.read_bytes() != data and not replace:
         raise ArticleRejected(f"A different article is already saved as {name}; choose another name or set replace.")
     articles_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomically(path, data)
+    write_atomically(path, data)
     return SavedArticle(article, path, exists)
 
 

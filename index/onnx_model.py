@@ -29,6 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .files import file_sha256, write_atomically
+
 logger = logging.getLogger(__name__)
 
 FP32 = "fp32"
@@ -100,26 +102,6 @@ def _model_files(model_path: Path) -> list[Path]:
     )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with temporary.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def model_fingerprint(model_path: Path, cache_dir: Path) -> str:
     """SHA-256 over the model folder's files (names and contents).
 
@@ -141,12 +123,12 @@ def model_fingerprint(model_path: Path, cache_dir: Path) -> str:
         return remembered["sha256"]
     digest = hashlib.sha256()
     for path in files:
-        digest.update(path.relative_to(model_path).as_posix().encode() + b"\0" + _sha256(path).encode() + b"\n")
+        digest.update(path.relative_to(model_path).as_posix().encode() + b"\0" + file_sha256(path).encode() + b"\n")
     fingerprint = digest.hexdigest()
     memo[str(model_path)] = {"files": stamp, "sha256": fingerprint}
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        _write_atomically(memo_path, json.dumps(memo, indent=1).encode())
+        write_atomically(memo_path, json.dumps(memo, indent=1).encode())
     except OSError as error:  # a read-only cache still works, only slower to start
         logger.debug("Could not remember the model fingerprint in %s: %s", memo_path, error)
     return fingerprint
@@ -167,20 +149,20 @@ def verify(path: Path) -> bool:
     except (OSError, IndexError):
         return False
     try:
-        return _sha256(path) == expected
+        return file_sha256(path) == expected
     except OSError:
         return False
 
 
 def _publish_checksum(path: Path, checksum: str | None = None) -> None:
     """Write the file's checksum sidecar (atomically)."""
-    checksum = checksum or _sha256(path)
-    _write_atomically(path.with_name(path.name + _SIDECAR), f"{checksum}  {path.name}\n".encode())
+    checksum = checksum or file_sha256(path)
+    write_atomically(path.with_name(path.name + _SIDECAR), f"{checksum}  {path.name}\n".encode())
 
 
 def _publish(temporary: Path, path: Path) -> None:
     """Move a finished file into place, then write its checksum sidecar (the mark that it is whole)."""
-    checksum = _sha256(temporary)
+    checksum = file_sha256(temporary)
     path.with_name(path.name + _SIDECAR).unlink(missing_ok=True)
     os.replace(temporary, path)
     _publish_checksum(path, checksum)

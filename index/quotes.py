@@ -2,10 +2,7 @@
 (candidate_windows, score_windows, choose_windows)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
 
 from .records import Span
 from .text import collapse_whitespace
@@ -29,31 +26,3 @@ def quote_text(text: str, span: Span | QuoteWindow, limit: int = QUOTE_LIMIT) ->
         return quote
     cut = quote.rfind(" ", 0, limit + 1)
     return quote[: cut if cut > 0 else limit].rstrip()
-
-
-def _quoted_length(text: str, start: int, end: int) -> int:
-    return len(collapse_whitespace(text[start:end]))
-
-
-def select_quote_window(
-    text: str, sentences: Sequence[Span], sentence_scores: np.ndarray, limit: int = QUOTE_LIMIT
-) -> QuoteWindow:
-    """Start from the best-scoring sentence and add the better-scoring neighbour while the quote fits.
-
-    Searches no longer use this (they score every maximal window, see search.score_windows); kept for callers."""
-    best = int(np.argmax(sentence_scores))
-    first = last = best
-    while True:
-        candidates = []
-        if first > 0:
-            candidates.append((float(sentence_scores[first - 1]), first - 1, last))
-        if last + 1 < len(sentences):
-            candidates.append((float(sentence_scores[last + 1]), first, last + 1))
-        grown = False
-        for _, new_first, new_last in sorted(candidates, reverse=True):
-            if _quoted_length(text, sentences[new_first].start, sentences[new_last].end) <= limit:
-                first, last, grown = new_first, new_last, True
-                break
-        if not grown:
-            break
-    return QuoteWindow(sentences[first].start, sentences[last].end, sentences[best])

@@ -5,7 +5,6 @@ vectors. A save writes a new version beside the old one and then replaces ``CURR
 crash at any point leaves the last good index loadable."""
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import IncompatibleIndex, IndexStoreError
+from .files import file_sha256, write_atomically
 from .keyword import KeywordIndex
 from .records import Article, Passage, Section, Span
 from .snapshot import IndexSnapshot
@@ -31,14 +31,6 @@ _RECORDS = "records.json"
 _PASSAGE_VECTORS = "passage_vectors.npy"
 _SENTENCE_VECTORS = "sentence_vectors.npy"
 _KEYWORD = "keyword"
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
@@ -98,7 +90,7 @@ def save_snapshot(snapshot: IndexSnapshot, index_dir: Path) -> Path:
                 os.fsync(handle.fileno())
         snapshot.keyword.save(staging / _KEYWORD)
         files = {
-            path.relative_to(staging).as_posix(): _file_digest(path)
+            path.relative_to(staging).as_posix(): file_sha256(path)
             for path in sorted(staging.rglob("*"))
             if path.is_file()
         }
@@ -114,9 +106,7 @@ def save_snapshot(snapshot: IndexSnapshot, index_dir: Path) -> Path:
         }
         _fsync_write(staging / MANIFEST, json.dumps(manifest, indent=1).encode())
         staging.rename(version)
-        pointer_tmp = index_dir / f".{POINTER}.{uuid.uuid4().hex[:8]}"
-        _fsync_write(pointer_tmp, version.name.encode())
-        os.replace(pointer_tmp, index_dir / POINTER)  # the moment the new version becomes the index
+        write_atomically(index_dir / POINTER, version.name.encode())  # the moment the new version becomes the index
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -177,7 +167,7 @@ def load_snapshot(index_dir: Path, model_id: str) -> IndexSnapshot | None:
     assert version is not None
     try:
         for name, expected in manifest["files"].items():
-            if _file_digest(version / name) != expected:
+            if file_sha256(version / name) != expected:
                 raise IndexStoreError(f"The index file {name} is corrupt (its checksum does not match).")
         records = json.loads((version / _RECORDS).read_text())
         articles = [_article_from_record(r) for r in records["articles"]]

@@ -18,12 +18,12 @@ old one, so a mapped index being searched stays valid.
 from __future__ import annotations
 
 import math
-import os
-import uuid
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
+
+from .files import replace_atomically
 
 # Below this many vectors exact search is fast enough (a few ms) and needs no training; past it, approximate.
 APPROXIMATE_THRESHOLD = 50_000
@@ -44,20 +44,6 @@ def _as_queries(queries: np.ndarray, dimension: int) -> np.ndarray:
     if queries.ndim != 2 or queries.shape[1] != dimension:
         raise ValueError(f"Expected query vectors of dimension {dimension}, got shape {queries.shape}")
     return np.ascontiguousarray(queries)
-
-
-def _replace_atomically(write, path: Path) -> None:
-    """Write with ``write(temporary_path)`` beside ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        write(temporary)
-        with temporary.open("rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 class VectorIndex(ABC):
@@ -135,7 +121,7 @@ class ExactIndex(VectorIndex):
             with temporary.open("wb") as handle:
                 np.save(handle, np.ascontiguousarray(self.vectors, dtype=np.float32))
 
-        _replace_atomically(write, path)
+        replace_atomically(path, write)
 
     @classmethod
     def open(cls, path: Path, mmap: bool = True) -> ExactIndex:
@@ -209,7 +195,7 @@ class ApproximateIndex(VectorIndex):
     def save(self, path: Path) -> None:
         import faiss
 
-        _replace_atomically(lambda temporary: faiss.write_index(self.faiss_index, str(temporary)), path)
+        replace_atomically(path, lambda temporary: faiss.write_index(self.faiss_index, str(temporary)))
 
     @classmethod
     def open(cls, path: Path, mmap: bool = True) -> ApproximateIndex:

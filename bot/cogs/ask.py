@@ -14,7 +14,7 @@ from discord.ext import commands
 from index import Answer, ArticleIndexError
 
 from ..checks import AskingTooFast
-from ..formatting import NO_PINGS, answer_embed, error_embed, shorten
+from ..formatting import NO_PINGS, answer_embed, article_choices, error_embed
 from ..questionlog import ChannelKind, QuotedPassage, QuestionLogError, VoteOutcome, VoteResult
 from ..respond import defer_thinking
 
@@ -156,9 +156,8 @@ class AskCog(commands.Cog):
         await interaction.edit_original_response(embed=answer_embed(answer), allowed_mentions=NO_PINGS, **extras)
 
     @ask.autocomplete("article")
-    async def article_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        matches = self.bot.service.index.matching_articles(current, limit=25)
-        return [app_commands.Choice(name=shorten(a.title, 100), value=a.id[:100]) for a in matches]
+    async def _article_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return article_choices(self.bot.service.index, current)
 
     def _question_in(self, message: discord.Message) -> str | None:
         """The question a message asks the bot, or None if it is not addressed to the bot."""

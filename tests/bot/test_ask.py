@@ -6,7 +6,6 @@ import logging
 
 from botkit import TRUCE, embed_text
 
-from fakediscord import FakeUser
 
 
 def assert_pings_nobody(payloads: list[dict]) -> None:

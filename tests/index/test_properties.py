@@ -20,9 +20,9 @@ from index import ArticleIndex, ArticleLoadError
 from index.embedding import Embedder
 from index.loaders import article_from_bytes, article_from_text, content_hash
 from index.passages import MAX_TOKENS, approximate_token_counts, chunk_article
-from index.quotes import QUOTE_LIMIT, QuoteWindow, quote_text, select_quote_window
+from index.quotes import QUOTE_LIMIT, QuoteWindow, quote_text
 from index.records import Article, Section, Span
-from index.text import collapse_whitespace, sentence_spans
+from index.text import collapse_whitespace
 
 # Quick and steady on a busy 2-core machine: no deadline (timing noise is not a bug), few examples per test.
 FAST = settings(
@@ -233,37 +233,6 @@ def test_loaded_articles_chunk_cleanly(text, suffix):
 
 
 # -- quotes -----------------------------------------------------------------------------------------------
-
-@FAST
-@given(
-    text=article_text,
-    data=st.data(),
-    limit=st.one_of(st.just(QUOTE_LIMIT), st.integers(1, 800)),
-)
-def test_quote_windows_are_whole_sentences_and_quotes_are_verbatim(text, data, limit):
-    sentences = sentence_spans(text)
-    assume(sentences)
-    scores = np.array(
-        data.draw(st.lists(st.floats(-1, 1, allow_nan=False), min_size=len(sentences), max_size=len(sentences))),
-        dtype=np.float32,
-    )
-    window = select_quote_window(text, sentences, scores, limit)
-    starts, ends = {s.start for s in sentences}, {s.end for s in sentences}
-    assert window.start in starts and window.end in ends and window.highlight in sentences
-    assert window.highlight == sentences[int(np.argmax(scores))]
-    assert window.start <= window.highlight.start < window.highlight.end <= window.end
-    whole = collapse_whitespace(text[window.start:window.end])
-    if len(whole) > limit:
-        assert (window.start, window.end) == (window.highlight.start, window.highlight.end), "only the best sentence may be too long"
-
-    flat = collapse_whitespace(text)
-    for span in (window, window.highlight):
-        quote = quote_text(text, span, limit)
-        assert quote and len(quote) <= limit
-        assert quote in flat, "quotes are verbatim"
-        full = collapse_whitespace(text[span.start:span.end])
-        assert quote == full if len(full) <= limit else full.startswith(quote)
-
 
 @FAST
 @given(text=st.text(), data=st.data(), limit=st.integers(1, 700))

@@ -1,0 +1,35 @@
+"""File helpers shared by the index store, the model cache and article uploads."""
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's contents, read in blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def replace_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Have ``write`` fill a hidden temporary file beside ``path``, flush it to disk, then rename it over
+    ``path``: readers see the old file or the new one, never half of one, even after a crash."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        write(temporary)
+        with temporary.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    replace_atomically(path, lambda temporary: temporary.write_bytes(data))
