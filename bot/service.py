@@ -11,6 +11,9 @@ from index.collection import validate_question
 
 logger = logging.getLogger(__name__)
 
+# How long a question may wait for room in the encoding queue before it is refused as "too many at once".
+QUEUE_WAIT_SECONDS = 30.0
+
 
 class QuestionService:
     """Answers questions and reloads the index without ever blocking the event loop.
@@ -42,7 +45,9 @@ class QuestionService:
         cleaned = validate_question(question)
         if self._batcher is None:
             embedder = await asyncio.to_thread(lambda: self.index.embedder)  # loads the model off the loop
-            self._batcher = self._batcher or QuestionBatcher(embedder)
+            # Interactions are deferred after QUICK_REPLY_SECONDS and can be answered for 15 minutes, so in a
+            # burst a question waits for room rather than being refused at once.
+            self._batcher = self._batcher or QuestionBatcher(embedder, full_timeout=QUEUE_WAIT_SECONDS)
         vector = await self._batcher.submit(cleaned)
         return await asyncio.to_thread(self.index.search, cleaned, top_k or self.top_k, article, vector)
 

@@ -13,7 +13,7 @@ from bench.load import NEW_ARTICLE, QUESTIONS, drive
 from bot.formatting import answer_embed
 
 MEMBERS = 50
-ASKS = 300  # bench/load.py sends 1,000; this keeps the test well under a minute on two busy cores
+ASKS = 1000  # as many as bench/load.py sends
 TIDES = "What causes the tides?"
 
 
@@ -43,7 +43,7 @@ async def test_bursts_of_questions_during_a_reload_are_each_answered_once_from_o
     def add_article() -> None:
         (sample_articles / NEW_ARTICLE[0]).write_text(NEW_ARTICLE[1])
 
-    run = await drive(fake, members, ASKS, moderator=fake.user, before_reload=add_article, timeout=60)
+    run = await drive(fake, members, ASKS, moderator=fake.user, before_reload=add_article, timeout=180)
     new = await expected_answers(running)
     assert "moon's gravity" in new[TIDES]
 
