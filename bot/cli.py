@@ -13,7 +13,7 @@ from typing import TextIO
 
 from pydantic import ValidationError
 
-from index import Answer, ArticleIndex, ArticleIndexError, open_index
+from index import Answer, ArticleIndex, ArticleIndexError, UpdateReport, open_index
 
 from .questionlog import EMPTY_STATS, EXPORT_COLUMNS, IndexSize, QuestionLog, QuestionLogError, Stats, saved_index_size
 from .settings import Settings
@@ -55,15 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _open(settings: Settings, articles: Path | None, index_dir: Path | None, progress: bool) -> ArticleIndex:
-    index = ArticleIndex(settings.embedder_spec(), min_score=settings.min_score, show_progress=progress)
-    report = open_index(index, articles or settings.articles_dir, index_dir or settings.index_dir)
-    if report is not None and report.changed:
-        logger.info("Index updated: %s", _summary(report))
-    return index
+def _open(settings: Settings, articles: Path | None, index_dir: Path | None) -> tuple[ArticleIndex, UpdateReport | None]:
+    """The index, loaded and brought in line with the articles folder (a progress bar when building on a terminal)."""
+    index = ArticleIndex(settings.embedder_spec(), min_score=settings.min_score, show_progress=sys.stderr.isatty())
+    return index, open_index(index, articles or settings.articles_dir, index_dir or settings.index_dir)
 
 
-def _summary(report) -> str:
+def _summary(report: UpdateReport) -> str:
     parts = [f"{report.articles} articles, {report.sections} sections, {report.passages} passages"]
     changes = [f"{len(ids)} {label}" for label, ids in (("added", report.added), ("updated", report.updated), ("removed", report.removed)) if ids]
     if report.unchanged:
@@ -114,7 +112,9 @@ def _questions(arguments: Sequence[str], stdin: TextIO) -> Iterable[str]:
 
 
 def _ask(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    index = _open(settings, options.articles, options.index, progress=out.isatty())
+    index, report = _open(settings, options.articles, options.index)
+    if report is not None and report.changed:
+        logger.info("Index updated: %s", _summary(report))
     top_k = options.top_k or settings.top_k
     failures = 0
     for question in _questions(options.question, sys.stdin):
@@ -133,10 +133,9 @@ def _ask(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 def _index(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     if options.action == "build":
-        index = ArticleIndex(settings.embedder_spec(), show_progress=sys.stderr.isatty())
-        articles = options.articles or settings.articles_dir
-        report = open_index(index, articles, options.index or settings.index_dir)
+        _, report = _open(settings, options.articles, options.index)
         if report is None:
+            articles = options.articles or settings.articles_dir
             print(f"error: nothing was built: {articles} has no readable articles; the saved index is unchanged.", file=sys.stderr)
             return EXIT_ERROR
         for name, reason in report.skipped:

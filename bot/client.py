@@ -12,7 +12,7 @@ from discord.ext import commands
 from index import ArticleIndex, ArticleIndexError, ArticlesFolderError
 
 from .checks import AskingTooFast, MemberCooldowns, NotModerator
-from .formatting import NO_PINGS, error_embed
+from .formatting import NO_PINGS, error_embed, slow_down_text
 from .questionlog import BackgroundQuestionLog, QuestionLog
 from .service import QuestionService
 from .settings import Settings
@@ -60,12 +60,10 @@ class ArticleBot(commands.Bot):
         from .cogs.ask import AskCog
         from .cogs.moderation import ModerationCog
         from .cogs.sources import SourcesCog
-
-        for cog in (AskCog(self), SourcesCog(self), ModerationCog(self)):
-            await self.add_cog(cog)
         from .cogs.stats import StatsCog
 
-        await self.add_cog(StatsCog(self))
+        for cog in (AskCog(self), SourcesCog(self), ModerationCog(self), StatsCog(self)):
+            await self.add_cog(cog)
         await self._sync_commands()
         if self.settings.watch_articles:
             self._watcher = start_watching(self.service, self.settings.articles_dir)
@@ -106,7 +104,7 @@ class ArticleBot(commands.Bot):
         """The one place that turns known errors into friendly private replies and logs the rest."""
         original = getattr(error, "original", error)
         if isinstance(original, AskingTooFast):
-            message = f"You're asking quickly; try again in {original.retry_after:.0f} s."
+            message = slow_down_text(original.retry_after)
         elif isinstance(original, NotModerator):
             message = "Only moderators can use this command (Manage Server permission, or a moderator role set by the bot's operator)."
         elif isinstance(original, ArticleIndexError):

@@ -101,6 +101,11 @@ def answer_embed(answer: Answer) -> discord.Embed:
     return embed
 
 
+def slow_down_text(retry_after: float) -> str:
+    """What a member who hit the question cooldown is told."""
+    return f"You're asking quickly; try again in {retry_after:.0f} s."
+
+
 def error_embed(message: str) -> discord.Embed:
     return discord.Embed(description=shorten(message, DESCRIPTION_LIMIT), colour=discord.Colour.red())
 

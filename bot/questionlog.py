@@ -202,10 +202,6 @@ class QuestionLog:
         """Whether the database has been created (by the bot's first start)."""
         return self.path.is_file()
 
-    @property
-    def is_open(self) -> bool:
-        return self._connection is not None
-
     def open(self) -> QuestionLog:
         if self._connection is not None:
             return self

@@ -145,7 +145,7 @@ class ArticleIndex:
                 source=article.source,
                 url=article.url,
                 sections=tuple(s.heading for s in article.sections),
-                passages=snapshot.article_rows.get(article.id, (0, 0))[1] - snapshot.article_rows.get(article.id, (0, 0))[0],
+                passages=snapshot.passage_count(article.id),
                 indexed_at=snapshot.indexed_at[article.id],
             )
             for article in snapshot.articles.values()

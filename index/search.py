@@ -122,14 +122,6 @@ def top_indices(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -
     return [int(i) for i in candidates[np.argsort(-scores[candidates], kind="stable")]]
 
 
-def term_overlap(question_terms: Sequence[str], sentence_terms: Sequence[Sequence[str]]) -> np.ndarray:
-    """Share of the question's distinct terms that each sentence contains."""
-    wanted = set(question_terms)
-    if not wanted:
-        return np.zeros(len(sentence_terms), dtype=np.float32)
-    return np.array([len(wanted.intersection(terms)) / len(wanted) for terms in sentence_terms], dtype=np.float32)
-
-
 # -- per-index sentence data ------------------------------------------------------------------------------------
 class SentenceTable:
     """What window scoring needs about every sentence of an index, computed once per snapshot: quoted lengths,

@@ -38,11 +38,9 @@ class IndexSnapshot:
             rows[passage.article_id] = (first, row + 1)
         return rows
 
-    def passage_text(self, passage: Passage) -> str:
-        return self.articles[passage.article_id].text[passage.start:passage.end]
-
-    def section_heading(self, passage: Passage) -> str | None:
-        return self.articles[passage.article_id].sections[passage.section_index].heading
+    def passage_count(self, article_id: str) -> int:
+        first, last = self.article_rows.get(article_id, (0, 0))
+        return last - first
 
     @property
     def is_empty(self) -> bool:

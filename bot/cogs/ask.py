@@ -14,7 +14,7 @@ from discord.ext import commands
 from index import Answer, ArticleIndexError
 
 from ..checks import AskingTooFast
-from ..formatting import NO_PINGS, answer_embed, article_choices, error_embed
+from ..formatting import NO_PINGS, answer_embed, article_choices, error_embed, slow_down_text
 from ..questionlog import ChannelKind, QuotedPassage, QuestionLogError, VoteOutcome, VoteResult
 from ..respond import defer_thinking
 
@@ -185,7 +185,7 @@ class AskCog(commands.Cog):
             return
         retry_after = self.bot.cooldowns.retry_after(message.author.id)
         if retry_after is not None:
-            await reply(error_embed(f"You're asking quickly; try again in {retry_after:.0f} s."))
+            await reply(error_embed(slow_down_text(retry_after)))
             return
         try:
             answer = await self.bot.service.ask(question)

@@ -32,7 +32,7 @@ async def test_uploaded_article_becomes_answerable_and_removed_one_stops_being_q
     handle = await running.fake.send_autocomplete("article", {"article": "tid"}, focused="article", subcommand="remove")
     assert await handle.wait_choices(timeout=30) == [{"name": "Tides", "value": "tides.md"}]
     shown = await article_command(running, "show", {"article": "tides.md"})
-    assert "1 sections" in embed_text(shown) or "1 section" in embed_text(shown)
+    assert "1 sections, 1 passages" in embed_text(shown) and "Tides" in embed_text(shown)
 
     reply = await article_command(running, "remove", {"article": "tides.md"})
     assert "Removed tides.md" in str(reply.embeds[0].get("author")) and not (sample_articles / "tides.md").exists()
