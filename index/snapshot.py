@@ -10,6 +10,7 @@ import numpy as np
 
 from .keyword import KeywordIndex
 from .records import Article, Passage
+from .vectors import ExactIndex, VectorIndex
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,20 @@ class IndexSnapshot:
     passage_vectors: np.ndarray  # (passages, dimension)
     sentence_vectors: np.ndarray  # (sentences, dimension), passage by passage
     keyword: KeywordIndex  # one document per passage
+    # Past vectors.APPROXIMATE_THRESHOLD passages, the approximate FAISS index the first stage searches.
+    approximate_passages: VectorIndex | None = None
+
+    @cached_property
+    def passage_index(self) -> VectorIndex:
+        """The passage index the first stage searches: approximate for large collections, exact otherwise."""
+        return self.approximate_passages or ExactIndex(self.passage_vectors)
+
+    @cached_property
+    def sentence_index(self) -> VectorIndex | None:
+        """Exact search over every sentence while the collection is small. Large collections have none: an
+        approximate sentence index would cost some 400 bytes per sentence, so there sentences are scored
+        for the candidate passages only."""
+        return None if self.approximate_passages is not None else ExactIndex(self.sentence_vectors)
 
     @cached_property
     def sentence_starts(self) -> np.ndarray:

@@ -1,8 +1,9 @@
 """Saving and loading the index folder.
 
-Layout: ``CURRENT`` names the version folder in use; each version holds a manifest, the records and the
-vectors. A save writes a new version beside the old one and then replaces ``CURRENT`` atomically, so a
-crash at any point leaves the last good index loadable."""
+Layout: ``CURRENT`` names the version folder in use; each version holds a manifest, the records, the
+vectors (``.npy``, searched exactly by FAISS and opened memory-mapped), the keyword index and, for large
+collections, the approximate FAISS passage index. A save writes a new version beside the old one and then
+replaces ``CURRENT`` atomically, so a crash at any point leaves the last good index loadable."""
 from __future__ import annotations
 
 import json
@@ -20,17 +21,24 @@ from .files import file_sha256, write_atomically
 from .keyword import KeywordIndex
 from .records import Article, Passage, Section, Span
 from .snapshot import IndexSnapshot
+from .vectors import load_index
 
 logger = logging.getLogger(__name__)
 
 # 2: passages and sentences are embedded with their article title (and section heading) as context.
-FORMAT_VERSION = 2
+# 3: the manifest records each file's size; large collections add an approximate FAISS passage index.
+FORMAT_VERSION = 3
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
 _RECORDS = "records.json"
 _PASSAGE_VECTORS = "passage_vectors.npy"
 _SENTENCE_VECTORS = "sentence_vectors.npy"
 _KEYWORD = "keyword"
+_APPROXIMATE_PASSAGES = "passage_index.faiss"
+# Files up to this size are checked against their SHA-256 on every load; larger ones (the vectors of big
+# collections) by size only, so that opening them memory-mapped does not mean reading them whole. Saves are
+# atomic, so damage inside a large file can only come from the disk itself.
+CHECKSUM_LIMIT = 64 * 1024 * 1024
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
@@ -89,8 +97,10 @@ def save_snapshot(snapshot: IndexSnapshot, index_dir: Path) -> Path:
                 handle.flush()
                 os.fsync(handle.fileno())
         snapshot.keyword.save(staging / _KEYWORD)
+        if snapshot.approximate_passages is not None:
+            snapshot.approximate_passages.save(staging / _APPROXIMATE_PASSAGES)
         files = {
-            path.relative_to(staging).as_posix(): file_sha256(path)
+            path.relative_to(staging).as_posix(): {"sha256": file_sha256(path), "bytes": path.stat().st_size}
             for path in sorted(staging.rglob("*"))
             if path.is_file()
         }
@@ -167,8 +177,7 @@ def load_snapshot(index_dir: Path, model_id: str) -> IndexSnapshot | None:
     assert version is not None
     try:
         for name, expected in manifest["files"].items():
-            if file_sha256(version / name) != expected:
-                raise IndexStoreError(f"The index file {name} is corrupt (its checksum does not match).")
+            _check_file(version / name, expected)
         records = json.loads((version / _RECORDS).read_text())
         articles = [_article_from_record(r) for r in records["articles"]]
         ids = [a.id for a in articles]
@@ -176,16 +185,22 @@ def load_snapshot(index_dir: Path, model_id: str) -> IndexSnapshot | None:
             Passage(ids[a], section, start, end, tuple(Span(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)))
             for a, section, start, end, flat in records["passages"]
         )
-        passage_vectors = np.load(version / _PASSAGE_VECTORS, allow_pickle=False)
-        sentence_vectors = np.load(version / _SENTENCE_VECTORS, allow_pickle=False)
+        # Memory-mapped: pages are read as searches touch them, and several processes share them.
+        passage_vectors = np.load(version / _PASSAGE_VECTORS, mmap_mode="r", allow_pickle=False)
+        sentence_vectors = np.load(version / _SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False)
         keyword = KeywordIndex.load(version / _KEYWORD, len(passages))
+        approximate = load_index(version / _APPROXIMATE_PASSAGES) if _APPROXIMATE_PASSAGES in manifest["files"] else None
     except IndexStoreError:
         raise
-    except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
+    except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError) as error:  # RuntimeError: FAISS
         raise IndexStoreError(f"The index at {index_dir} is corrupt or truncated ({type(error).__name__}: {error}).") from None
     dimension = int(manifest["dimension"])
     sentences = sum(len(p.sentences) for p in passages)
-    if passage_vectors.shape != (len(passages), dimension) or sentence_vectors.shape != (sentences, dimension):
+    if (
+        passage_vectors.shape != (len(passages), dimension)
+        or sentence_vectors.shape != (sentences, dimension)
+        or (approximate is not None and (approximate.ntotal, approximate.dimension) != (len(passages), dimension))
+    ):
         raise IndexStoreError(f"The index at {index_dir} is inconsistent: vector counts do not match its records.")
     return IndexSnapshot(
         model_id=model_id,
@@ -196,4 +211,14 @@ def load_snapshot(index_dir: Path, model_id: str) -> IndexSnapshot | None:
         passage_vectors=passage_vectors,
         sentence_vectors=sentence_vectors,
         keyword=keyword,
+        approximate_passages=approximate,
     )
+
+
+def _check_file(path: Path, expected: dict) -> None:
+    """IndexStoreError unless the file has the size (and, if small enough to hash, the checksum) saved."""
+    size = path.stat().st_size
+    if size != expected["bytes"]:
+        raise IndexStoreError(f"The index file {path.name} is corrupt or truncated (its size does not match).")
+    if size <= CHECKSUM_LIMIT and file_sha256(path) != expected["sha256"]:
+        raise IndexStoreError(f"The index file {path.name} is corrupt (its checksum does not match).")

@@ -17,6 +17,7 @@ old one, so a mapped index being searched stays valid.
 """
 from __future__ import annotations
 
+import functools
 import math
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -35,6 +36,18 @@ TRAIN_POINTS_PER_LIST = 40
 KMEANS_ITERATIONS = 10
 
 _NPY_MAGIC = b"\x93NUMPY"
+# FAISS threads. Questions are searched one per worker thread, and on a busy 2-core machine one OpenMP thread
+# was faster than two for every search measured; bench/speed.py sets others with set_threads.
+SEARCH_THREADS = 1
+
+
+@functools.cache
+def _faiss():
+    """FAISS, imported on first use (it is not needed to load an index) with its thread count set once."""
+    import faiss
+
+    faiss.omp_set_num_threads(SEARCH_THREADS)
+    return faiss
 
 
 def _as_queries(queries: np.ndarray, dimension: int) -> np.ndarray:
@@ -104,8 +117,7 @@ class ExactIndex(VectorIndex):
         return int(self.vectors.nbytes)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        import faiss  # its flat search (SIMD for a few queries, BLAS for many) beat numpy's product 5-10×
-
+        faiss = _faiss()  # its flat search (SIMD for a few queries, BLAS for many) beat numpy's product 5-10×
         queries = _as_queries(queries, self.dimension)
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         ids = np.full((len(queries), k), -1, dtype=np.int64)
@@ -138,15 +150,16 @@ class ApproximateIndex(VectorIndex):
 
     @staticmethod
     def lists_for(count: int) -> int:
-        """About 2·√n lists, a power of two: 2,048 at a million vectors, 512 at 100,000."""
-        return max(16, 2 ** round(math.log2(2 * math.sqrt(max(count, 1)))))
+        """About 2·√n lists, a power of two: 2,048 at a million vectors, 512 at 100,000; never so many that
+        k-means gets fewer than TRAIN_POINTS_PER_LIST points per list."""
+        lists = 2 ** round(math.log2(2 * math.sqrt(max(count, 1))))
+        return max(1, min(lists, count // TRAIN_POINTS_PER_LIST))
 
     @classmethod
     def build(
         cls, vectors: np.ndarray, *, nlist: int | None = None, nprobe: int | None = None, seed: int = 1234, chunk: int = 65_536
     ) -> ApproximateIndex:
-        import faiss
-
+        faiss = _faiss()
         count, dimension = vectors.shape
         nlist = nlist or cls.lists_for(count)
         quantizer = faiss.IndexFlatIP(dimension)
@@ -193,14 +206,12 @@ class ApproximateIndex(VectorIndex):
         return scores, ids.astype(np.int64, copy=False)
 
     def save(self, path: Path) -> None:
-        import faiss
-
+        faiss = _faiss()
         replace_atomically(path, lambda temporary: faiss.write_index(self.faiss_index, str(temporary)))
 
     @classmethod
     def open(cls, path: Path, mmap: bool = True) -> ApproximateIndex:
-        import faiss
-
+        faiss = _faiss()
         flags = 0
         if mmap:
             # IO_FLAG_MMAP_IFC (FAISS >= 1.9) maps the file and uses it in place: opening takes milliseconds
@@ -231,6 +242,4 @@ def load_index(path: Path, mmap: bool = True) -> VectorIndex:
 
 def set_threads(threads: int) -> None:
     """Threads FAISS may use (process-wide). One was fastest on a busy two-core machine."""
-    import faiss
-
-    faiss.omp_set_num_threads(max(1, int(threads)))
+    _faiss().omp_set_num_threads(max(1, int(threads)))

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from index import ArticleIndex, ArticlesFolderError, InvalidQuestion, UnknownArticle, open_index
+from index import ArticleIndex, ArticlesFolderError, IndexStoreError, InvalidQuestion, UnknownArticle, open_index
 from index.store import current_version
 
 TRUCE = "Who claimed that a truce deal was close?"
@@ -103,3 +103,54 @@ def test_upsert_and_delete(embedder, sample_articles):
     assert index.search("When was the lamp lit?").results[0].article == "Lighthouse Note"
     assert index.delete(["note.txt"]).removed == ("note.txt",)
     assert [a.id for a in index.articles()] == ["000_97ab4e9c0a6dbff7.txt"]
+
+
+TOWNS = [
+    ("Arden", "1210", "salt", "Matilda Grey"), ("Brill", "1385", "wool", "Osric Vane"),
+    ("Corran", "1502", "glass", "Helena Marsh"), ("Dunmore", "1644", "copper", "Tobias Reed"),
+    ("Eskby", "1721", "paper", "Agnes Lowe"), ("Farrow", "1799", "rope", "Silas Hart"),
+    ("Glenna", "1836", "silk", "Ivy Thorne"), ("Harlow", "1870", "clocks", "Edwin Cole"),
+]
+
+
+def write_towns(folder):
+    folder.mkdir()
+    for town, year, trade, founder in TOWNS:
+        (folder / f"{town.lower()}.md").write_text(
+            f"# {town}\n\n## History\n\n{town} was founded in {year} by {founder}, who built its first bridge. "
+            f"The old market square of {town} still holds a fair every spring.\n\n"
+            f"## Trade\n\nFor centuries {town} lived from {trade}. Its {trade} was shipped down the river to the coast.\n"
+        )
+    return folder
+
+
+def test_past_the_threshold_an_approximate_faiss_index_is_searched_saved_and_reloaded(embedder, tmp_path, monkeypatch):
+    folder = write_towns(tmp_path / "towns")
+    exact = ArticleIndex(embedder)
+    exact.sync_folder(folder)
+    approximate = ArticleIndex(embedder, approximate_threshold=10)
+    report = approximate.sync_folder(folder)
+    assert report.passages >= 10
+    assert exact.snapshot.approximate_passages is None
+    assert approximate.snapshot.approximate_passages.kind == "ivf-sq8"
+
+    searched = []
+    original = approximate.snapshot.approximate_passages.search
+    monkeypatch.setattr(approximate.snapshot.approximate_passages, "search", lambda *a: searched.append(a) or original(*a))
+    questions = [f"Who founded {town}?" for town, *_ in TOWNS] + [f"What did {town} trade in?" for town, *_ in TOWNS]
+    for question in questions:
+        assert approximate.search(question).results[0].quote == exact.search(question).results[0].quote, question
+    assert len(searched) == len(questions)
+    assert "Tobias Reed" in approximate.search("Who founded Dunmore?").results[0].highlight
+
+    approximate.save(tmp_path / "ix")
+    assert (current_version(tmp_path / "ix") / "passage_index.faiss").is_file()
+    loaded = ArticleIndex(embedder, approximate_threshold=10)
+    assert loaded.load(tmp_path / "ix")
+    assert loaded.snapshot.approximate_passages.kind == "ivf-sq8"
+    assert [loaded.search(q) for q in questions[:4]] == [approximate.search(q) for q in questions[:4]]
+
+    damaged = current_version(tmp_path / "ix") / "passage_index.faiss"
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    with pytest.raises(IndexStoreError, match="corrupt or truncated"):
+        ArticleIndex(embedder).load(tmp_path / "ix")

@@ -32,7 +32,7 @@ def test_round_trip_keeps_records_vectors_and_answers(built, embedder, tmp_path)
 def test_manifest_describes_the_index(built, tmp_path):
     built.save(tmp_path / "ix")
     manifest = read_manifest(tmp_path / "ix")
-    assert manifest["format_version"] == 2
+    assert manifest["format_version"] == 3
     assert manifest["model"] == "all-MiniLM-L6-v2"
     assert manifest["dimension"] == 384
     (article_id, entry), = manifest["articles"].items()
