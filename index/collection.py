@@ -34,7 +34,7 @@ from .search import (
 from .snapshot import IndexSnapshot
 from .store import load_snapshot, save_snapshot
 from .text import collapse_whitespace
-from .vectors import APPROXIMATE_THRESHOLD, ApproximateIndex
+from .vectors import APPROXIMATE_THRESHOLD, ApproximateIndex, load_faiss
 
 logger = logging.getLogger(__name__)
 
@@ -252,8 +252,7 @@ class ArticleIndex:
                     ApproximateIndex.build(passage_vectors) if len(passages) >= self.approximate_threshold else None
                 ),
             )
-            self._table = (snapshot, SentenceTable.build(snapshot, keyword.terms))  # ready before the first search
-            self._snapshot = snapshot
+            self._install(snapshot)
         wanted_ids = {a.id for a in wanted}
         return UpdateReport(
             added=tuple(a.id for a in changed if a.id not in old_articles),
@@ -303,9 +302,17 @@ class ArticleIndex:
         snapshot = load_snapshot(index_dir, self.model_id)
         if snapshot is None:
             return False
+        self._install(snapshot)
+        return True
+
+    def _install(self, snapshot: IndexSnapshot) -> None:
+        """Make ``snapshot`` the one searched, once all its searches need is ready: the sentence table, the
+        FAISS indexes and FAISS itself (whose import, in a worker thread, would hold up the bot's event loop
+        for a moment during the first question)."""
+        load_faiss()
+        _ = snapshot.passage_index, snapshot.sentence_index
         self._table = (snapshot, SentenceTable.build(snapshot, snapshot.keyword.terms))
         self._snapshot = snapshot
-        return True
 
     # -- searching ---------------------------------------------------------------------------------
     def search(

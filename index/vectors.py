@@ -42,7 +42,7 @@ SEARCH_THREADS = 1
 
 
 @functools.cache
-def _faiss():
+def load_faiss():
     """FAISS, imported on first use (it is not needed to load an index) with its thread count set once."""
     import faiss
 
@@ -117,7 +117,7 @@ class ExactIndex(VectorIndex):
         return int(self.vectors.nbytes)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        faiss = _faiss()  # its flat search (SIMD for a few queries, BLAS for many) beat numpy's product 5-10×
+        faiss = load_faiss()  # its flat search (SIMD for a few queries, BLAS for many) beat numpy's product 5-10×
         queries = _as_queries(queries, self.dimension)
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         ids = np.full((len(queries), k), -1, dtype=np.int64)
@@ -159,7 +159,7 @@ class ApproximateIndex(VectorIndex):
     def build(
         cls, vectors: np.ndarray, *, nlist: int | None = None, nprobe: int | None = None, seed: int = 1234, chunk: int = 65_536
     ) -> ApproximateIndex:
-        faiss = _faiss()
+        faiss = load_faiss()
         count, dimension = vectors.shape
         nlist = nlist or cls.lists_for(count)
         quantizer = faiss.IndexFlatIP(dimension)
@@ -206,12 +206,12 @@ class ApproximateIndex(VectorIndex):
         return scores, ids.astype(np.int64, copy=False)
 
     def save(self, path: Path) -> None:
-        faiss = _faiss()
+        faiss = load_faiss()
         replace_atomically(path, lambda temporary: faiss.write_index(self.faiss_index, str(temporary)))
 
     @classmethod
     def open(cls, path: Path, mmap: bool = True) -> ApproximateIndex:
-        faiss = _faiss()
+        faiss = load_faiss()
         flags = 0
         if mmap:
             # IO_FLAG_MMAP_IFC (FAISS >= 1.9) maps the file and uses it in place: opening takes milliseconds
@@ -242,4 +242,4 @@ def load_index(path: Path, mmap: bool = True) -> VectorIndex:
 
 def set_threads(threads: int) -> None:
     """Threads FAISS may use (process-wide). One was fastest on a busy two-core machine."""
-    _faiss().omp_set_num_threads(max(1, int(threads)))
+    load_faiss().omp_set_num_threads(max(1, int(threads)))
