@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from index import Answer, ArticleIndex, ArticleIndexError, UpdateReport, open_index
 
 from .questionlog import EMPTY_STATS, EXPORT_COLUMNS, IndexSize, QuestionLog, QuestionLogError, Stats, saved_index_size
+from .service import load_shared_index
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -55,10 +56,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _open(settings: Settings, articles: Path | None, index_dir: Path | None) -> tuple[ArticleIndex, UpdateReport | None]:
-    """The index, loaded and brought in line with the articles folder (a progress bar when building on a terminal)."""
+def _open(
+    settings: Settings, articles: Path | None, index_dir: Path | None, build: bool = False
+) -> tuple[ArticleIndex, UpdateReport | None]:
+    """The index, loaded and brought in line with the articles folder (a progress bar when building on a terminal).
+    With INDEX_READ_ONLY, only ``build`` may change the saved index; otherwise it is loaded as it is (no report)."""
     index = ArticleIndex(settings.embedder_spec(), min_score=settings.min_score, show_progress=sys.stderr.isatty())
-    return index, open_index(index, articles or settings.articles_dir, index_dir or settings.index_dir)
+    index_dir = index_dir or settings.index_dir
+    if settings.index_read_only and not build:
+        load_shared_index(index, index_dir)
+        return index, None
+    return index, open_index(index, articles or settings.articles_dir, index_dir)
 
 
 def _summary(report: UpdateReport) -> str:
@@ -133,7 +141,7 @@ def _ask(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 def _index(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     if options.action == "build":
-        _, report = _open(settings, options.articles, options.index)
+        _, report = _open(settings, options.articles, options.index, build=True)
         if report is None:
             articles = options.articles or settings.articles_dir
             print(f"error: nothing was built: {articles} has no readable articles; the saved index is unchanged.", file=sys.stderr)

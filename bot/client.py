@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 import discord
@@ -28,12 +29,23 @@ def point_discord_at(settings: Settings) -> None:
 
 
 class ArticleBot(commands.Bot):
-    """Answers questions by quoting articles. The index and settings are passed in, so tests can supply their own."""
+    """Answers questions by quoting articles. The index and settings are passed in, so tests can supply their own.
+
+    With SHARD_COUNT set, the bot (or a subclass) is made on discord.py's sharded client instead, which runs
+    one gateway connection per shard in SHARD_IDS; everything else is the same."""
+
+    def __new__(cls, settings: Settings, *args, **kwargs) -> ArticleBot:
+        # discord.py shards by base class; choosing it here keeps ArticleBot(settings), and subclasses, right.
+        if settings.shard_count is not None:
+            cls = sharded_variant(cls)
+        return super().__new__(cls)
 
     def __init__(
         self, settings: Settings, index: ArticleIndex | None = None, question_log: QuestionLog | None = None, **options
     ) -> None:
         point_discord_at(settings)
+        if settings.shard_count is not None:
+            options.update(shard_count=settings.shard_count, shard_ids=settings.shards_to_run())
         # Default intents: message content still arrives for DMs and for messages that mention the bot.
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -43,8 +55,11 @@ class ArticleBot(commands.Bot):
             **options,
         )
         self.settings = settings
+        logger.info("Gateway: %s", shards_text(settings))
         index = index or ArticleIndex(settings.embedder_spec(), min_score=settings.min_score)
-        self.service = QuestionService(index, settings.articles_dir, settings.index_dir, settings.top_k)
+        self.service = QuestionService(
+            index, settings.articles_dir, settings.index_dir, settings.top_k, read_only=settings.index_read_only
+        )
         self.cooldowns = MemberCooldowns(settings.cooldown_questions, settings.cooldown_seconds)
         # Questions and feedback votes, written off the event loop (opened in setup_hook, closed in close).
         self.question_log = BackgroundQuestionLog(question_log or QuestionLog(settings.data_dir))
@@ -69,6 +84,11 @@ class ArticleBot(commands.Bot):
             self._watcher = start_watching(self.service, self.settings.articles_dir)
 
     async def _sync_commands(self) -> None:
+        shards = self.settings.shards_to_run()
+        if shards is not None and 0 not in shards:
+            # Every process of a sharded bot has the same commands: one sync, by shard 0's process, is enough.
+            logger.info("Commands are synced by the process that runs shard 0")
+            return
         if not self.settings.guild_ids:
             synced = await self.tree.sync()
             logger.info("Synced %d global commands", len(synced))
@@ -83,7 +103,13 @@ class ArticleBot(commands.Bot):
         """No prefix commands: questions in messages are handled by the ask cog's listener."""
 
     async def on_ready(self) -> None:
-        logger.info("Connected as %s (%s) to %d servers", self.user, getattr(self.user, "id", "?"), len(self.guilds))
+        logger.info(
+            "Connected as %s (%s) to %d servers (%s)",
+            self.user,
+            getattr(self.user, "id", "?"),
+            len(self.guilds),
+            shards_text(self.settings),
+        )
 
     def dispatch(self, event_name: str, /, *args, **kwargs) -> None:
         # discord.py clears its loop on close but still dispatches 'disconnect' afterwards, which would
@@ -120,6 +146,22 @@ class ArticleBot(commands.Bot):
             logger.error("Command %s failed", interaction.command and interaction.command.qualified_name, exc_info=original)
             message = "Sorry, something went wrong. It has been logged for the bot's operator."
         await send_private(interaction, error_embed(message))
+
+
+@functools.cache
+def sharded_variant(bot_class: type[ArticleBot]) -> type[ArticleBot]:
+    """The same bot class on discord.py's AutoShardedBot (which takes shard_count and shard_ids)."""
+    if issubclass(bot_class, commands.AutoShardedBot):
+        return bot_class
+    return type(f"Sharded{bot_class.__name__}", (bot_class, commands.AutoShardedBot), {"__module__": bot_class.__module__})
+
+
+def shards_text(settings: Settings) -> str:
+    """Which shards this process runs, for the log."""
+    shards = settings.shards_to_run()
+    if shards is None:
+        return "one unsharded connection"
+    return f"shard{'s' if len(shards) > 1 else ''} {', '.join(map(str, shards))} of {settings.shard_count}"
 
 
 async def send_private(interaction: discord.Interaction, embed: discord.Embed) -> None:

@@ -5,7 +5,16 @@ import asyncio
 import logging
 from pathlib import Path
 
-from index import Answer, ArticleIndex, UpdateReport, open_index, refresh_from_folder
+from index import (
+    Answer,
+    ArticleIndex,
+    ArticleIndexError,
+    IndexStoreError,
+    UpdateReport,
+    load_saved_index,
+    open_index,
+    refresh_from_folder,
+)
 from index.batching import QuestionBatcher
 from index.collection import validate_question
 
@@ -13,6 +22,23 @@ logger = logging.getLogger(__name__)
 
 # How long a question may wait for room in the encoding queue before it is refused as "too many at once".
 QUEUE_WAIT_SECONDS = 30.0
+# What a read-only process says when the saved index cannot serve: only the operator can build one.
+BUILD_ADVICE = (
+    "Build it with `article-bot index build` (the same INDEX_DIR and embedding settings); "
+    "processes with INDEX_READ_ONLY load it when they start or on /reload."
+)
+
+
+def load_shared_index(index: ArticleIndex, index_dir: Path) -> UpdateReport:
+    """The saved index, loaded as it is (INDEX_READ_ONLY), or an error that says how to make one."""
+    try:
+        return load_saved_index(index, index_dir)
+    except IndexStoreError as error:
+        raise type(error)(f"{error} {BUILD_ADVICE}") from None
+
+
+class ReadOnlyIndex(ArticleIndexError):
+    """A change to the articles was asked of a process that only serves a saved index (INDEX_READ_ONLY)."""
 
 
 class QuestionService:
@@ -20,21 +46,34 @@ class QuestionService:
 
     A reload builds a new index snapshot in a worker thread while questions keep being answered from the
     current one; the new snapshot is swapped in at once when complete, and a failed reload changes nothing.
-    Reloads asked for while one runs share its result."""
+    Reloads asked for while one runs share its result.
 
-    def __init__(self, index: ArticleIndex, articles_dir: Path, index_dir: Path, top_k: int) -> None:
+    ``read_only``: the index folder is shared by several processes and built by the operator, so this one
+    only ever loads the saved index (at start and on reload) and never builds, repairs or writes it."""
+
+    def __init__(self, index: ArticleIndex, articles_dir: Path, index_dir: Path, top_k: int, read_only: bool = False) -> None:
         self.index = index
         self.articles_dir = articles_dir
         self.index_dir = index_dir
         self.top_k = top_k
+        self.read_only = read_only
         self._reload: asyncio.Task[UpdateReport] | None = None
         self._batcher: QuestionBatcher | None = None
 
     async def open(self) -> None:
-        """Load the saved index (building or repairing it from the articles folder as needed)."""
-        report = await asyncio.to_thread(open_index, self.index, self.articles_dir, self.index_dir)
+        """Load the saved index (building or repairing it from the articles folder as needed, unless read-only)."""
+        if self.read_only:
+            try:
+                report: UpdateReport | None = await asyncio.to_thread(load_shared_index, self.index, self.index_dir)
+            except IndexStoreError as error:
+                logger.error("%s Until then the bot has no articles to quote.", error)
+                report = None
+        else:
+            report = await asyncio.to_thread(open_index, self.index, self.articles_dir, self.index_dir)
         if report is not None:
-            logger.info("Index ready: %d articles, %d passages", report.articles, report.passages)
+            logger.info(
+                "Index ready%s: %d articles, %d passages", " (read-only)" if self.read_only else "", report.articles, report.passages
+            )
         try:
             await asyncio.to_thread(lambda: self.index.embedder)  # the model now, not on the first question
         except Exception:
@@ -52,12 +91,23 @@ class QuestionService:
         return await asyncio.to_thread(self.index.search, cleaned, top_k or self.top_k, article, vector)
 
     async def reload(self) -> UpdateReport:
-        """Re-read the articles folder; concurrent callers share one rebuild."""
+        """Re-read the articles folder (read-only: the saved index); concurrent callers share one reload."""
         if self._reload is None or self._reload.done():
-            self._reload = asyncio.create_task(
-                asyncio.to_thread(refresh_from_folder, self.index, self.articles_dir, self.index_dir), name="index-reload"
-            )
+            if self.read_only:
+                work = asyncio.to_thread(load_shared_index, self.index, self.index_dir)
+            else:
+                work = asyncio.to_thread(refresh_from_folder, self.index, self.articles_dir, self.index_dir)
+            self._reload = asyncio.create_task(work, name="index-reload")
         return await asyncio.shield(self._reload)
+
+    def check_writable(self) -> None:
+        """Refuse changes to the articles in a process that only serves a saved index."""
+        if self.read_only:
+            raise ReadOnlyIndex(
+                "Articles can't be added or removed here: this bot serves an index shared by several processes. "
+                "Ask the bot's operator to change the articles folder and run `article-bot index build`; "
+                "then /reload picks up the new index."
+            )
 
     async def reload_after_change(self) -> UpdateReport:
         """Reload so that a change just made to the folder is seen: a rebuild already running may have

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from index import DEFAULT_MIN_SCORE, DEFAULT_TOP_K, EmbedderSpec
@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = None
     articles_dir: Path = Path("articles")
     index_dir: Path = Path("data/index")
+    # Only load the saved index (never build or write it): for processes sharing one index folder.
+    index_read_only: bool = False
     data_dir: Path = Path("data")
     embedding_backend: str = "onnx-int8"
     embedding_model: Path | None = None
@@ -40,8 +42,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     discord_api_base_url: str = "https://discord.com/api/v10"
     discord_gateway_url: str = "wss://gateway.discord.gg/"
+    # Sharding: the total number of shards of the bot (None: one unsharded connection) ...
+    shard_count: int | None = Field(default=None, ge=1)
+    # ... and the ones this process runs (empty: all of them).
+    shard_ids: IdList = []
 
-    @field_validator("guild_ids", "moderator_role_ids", "moderator_user_ids", mode="before")
+    @field_validator("guild_ids", "moderator_role_ids", "moderator_user_ids", "shard_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         # "1, 2,3" in the environment; a list when built in code
@@ -49,7 +55,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
         return value
 
-    @field_validator("embedding_model", "embedding_threads", "model_cache_dir", mode="before")
+    @field_validator("embedding_model", "embedding_threads", "model_cache_dir", "shard_count", mode="before")
     @classmethod
     def _empty_is_default(cls, value: object) -> object:
         return None if value in ("", None) else value
@@ -70,6 +76,38 @@ class Settings(BaseSettings):
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @field_validator("watch_articles")
+    @classmethod
+    def _watch_needs_writable_index(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("index_read_only"):
+            raise ValueError(
+                "cannot be used with INDEX_READ_ONLY=true: a read-only process never rebuilds the index "
+                "(run `article-bot index build`, then /reload)"
+            )
+        return value
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shards_in_range(cls, value: list[int], info: ValidationInfo) -> list[int]:
+        if not value or "shard_count" not in info.data:  # an invalid SHARD_COUNT has its own error
+            return value
+        count = info.data["shard_count"]
+        if count is None:
+            raise ValueError("needs SHARD_COUNT: the total number of shards, across every process of the bot")
+        for shard in value:
+            if not 0 <= shard < count:
+                raise ValueError(f"shard {shard} does not exist: with SHARD_COUNT={count} the shards are 0 to {count - 1}")
+        repeated = sorted({shard for shard in value if value.count(shard) > 1})
+        if repeated:
+            raise ValueError(f"lists shard {', '.join(map(str, repeated))} more than once")
+        return value
+
+    def shards_to_run(self) -> list[int] | None:
+        """The shards this process connects, or None for one unsharded connection."""
+        if self.shard_count is None:
+            return None
+        return list(self.shard_ids) or list(range(self.shard_count))
 
     def embedder_spec(self) -> EmbedderSpec:
         cache = self.model_cache_dir or self.data_dir / "models"

@@ -2,7 +2,7 @@
 questions with verbatim quotes. It knows nothing of Discord."""
 from __future__ import annotations
 
-from .collection import DEFAULT_MIN_SCORE, DEFAULT_TOP_K, MAX_QUESTION_CHARS, ArticleIndex, EmbedderSpec, UpdateReport, open_index, refresh_from_folder
+from .collection import DEFAULT_MIN_SCORE, DEFAULT_TOP_K, MAX_QUESTION_CHARS, ArticleIndex, EmbedderSpec, UpdateReport, load_saved_index, open_index, refresh_from_folder
 from .errors import (
     ArticleIndexError,
     ArticleLoadError,
@@ -34,6 +34,7 @@ __all__ = [
     "Section",
     "UnknownArticle",
     "UpdateReport",
+    "load_saved_index",
     "open_index",
     "refresh_from_folder",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,6 +80,35 @@ class UpdateReport:
     @property
     def changed(self) -> bool:
         return bool(self.added or self.updated or self.removed)
+
+    @classmethod
+    def between(
+        cls,
+        old: Mapping[str, Article],
+        new: Sequence[Article],
+        passages: int,
+        seconds: float,
+        skipped: Iterable[tuple[str, str]] = (),
+    ) -> UpdateReport:
+        """What changed from the ``old`` collection (by id) to the ``new`` one."""
+        changed = changed_articles(old, new)
+        new_ids = {a.id for a in new}
+        return cls(
+            added=tuple(a.id for a in changed if a.id not in old),
+            updated=tuple(a.id for a in changed if a.id in old),
+            removed=tuple(i for i in old if i not in new_ids),
+            unchanged=len(new) - len(changed),
+            skipped=tuple(skipped),
+            articles=len(new),
+            sections=sum(len(a.sections) for a in new),
+            passages=passages,
+            seconds=seconds,
+        )
+
+
+def changed_articles(old: Mapping[str, Article], new: Iterable[Article]) -> list[Article]:
+    """The articles of ``new`` that ``old`` lacks or holds with other content."""
+    return [a for a in new if a.id not in old or old[a.id].content_hash != a.content_hash]
 
 
 def validate_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
@@ -210,7 +239,7 @@ class ArticleIndex:
         with self._update_lock:  # one rebuild at a time; searches go on against the current snapshot
             old = self._snapshot
             old_articles = old.articles if old else {}
-            changed = [a for a in wanted if a.id not in old_articles or old_articles[a.id].content_hash != a.content_hash]
+            changed = changed_articles(old_articles, wanted)
             fresh = self._embed_articles(changed)
             now = time.time()
             passages: list[Passage] = []
@@ -253,18 +282,7 @@ class ArticleIndex:
                 ),
             )
             self._install(snapshot)
-        wanted_ids = {a.id for a in wanted}
-        return UpdateReport(
-            added=tuple(a.id for a in changed if a.id not in old_articles),
-            updated=tuple(a.id for a in changed if a.id in old_articles),
-            removed=tuple(i for i in old_articles if i not in wanted_ids),
-            unchanged=len(wanted) - len(changed),
-            skipped=tuple(skipped),
-            articles=len(wanted),
-            sections=sum(len(a.sections) for a in wanted),
-            passages=len(passages),
-            seconds=time.perf_counter() - started,
-        )
+        return UpdateReport.between(old_articles, wanted, len(passages), time.perf_counter() - started, skipped)
 
     def index(self, articles: Iterable[Article]) -> UpdateReport:
         """Make exactly these articles the collection."""
@@ -444,6 +462,22 @@ def refresh_from_folder(index: ArticleIndex, articles_dir: Path, index_dir: Path
     if report.changed:  # a failed or missing load leaves the index empty, so every article counts as added
         index.save(index_dir)
     return report
+
+
+def load_saved_index(index: ArticleIndex, index_dir: Path) -> UpdateReport:
+    """Make the saved index the collection, never building, repairing or writing one: for processes that
+    share an index folder another process builds. The report compares it with the collection it replaced.
+
+    Raises IndexStoreError if there is no saved index or it is unusable; the collection then stays as it was."""
+    started = time.perf_counter()
+    old = index.snapshot
+    if not index.load(index_dir):
+        raise IndexStoreError(f"There is no saved index at {index_dir}.")
+    new = index.snapshot
+    assert new is not None
+    return UpdateReport.between(
+        old.articles if old else {}, list(new.articles.values()), len(new.passages), time.perf_counter() - started
+    )
 
 
 def open_index(index: ArticleIndex, articles_dir: Path, index_dir: Path) -> UpdateReport | None:

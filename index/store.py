@@ -3,7 +3,11 @@
 Layout: ``CURRENT`` names the version folder in use; each version holds a manifest, the records, the
 vectors (``.npy``, searched exactly by FAISS and opened memory-mapped), the keyword index and, for large
 collections, the approximate FAISS passage index. A save writes a new version beside the old one and then
-replaces ``CURRENT`` atomically, so a crash at any point leaves the last good index loadable."""
+replaces ``CURRENT`` atomically, so a crash at any point leaves the last good index loadable.
+
+Several processes (on several machines sharing a disk) may load one index folder while one process saves to
+it. A save keeps the version it replaced, so a reader that has just read the old ``CURRENT`` can still load
+it; a reader whose version vanishes all the same (after two saves in quick succession) loads the new one."""
 from __future__ import annotations
 
 import json
@@ -39,6 +43,8 @@ _APPROXIMATE_PASSAGES = "passage_index.faiss"
 # collections) by size only, so that opening them memory-mapped does not mean reading them whole. Saves are
 # atomic, so damage inside a large file can only come from the disk itself.
 CHECKSUM_LIMIT = 64 * 1024 * 1024
+# How many versions a load tries when each one is replaced and removed while it is being read.
+LOAD_ATTEMPTS = 3
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
@@ -116,38 +122,54 @@ def save_snapshot(snapshot: IndexSnapshot, index_dir: Path) -> Path:
         }
         _fsync_write(staging / MANIFEST, json.dumps(manifest, indent=1).encode())
         staging.rename(version)
+        try:
+            replaced = _pointer(index_dir)
+        except IndexStoreError:
+            replaced = None  # an unreadable pointer names nothing worth keeping
         write_atomically(index_dir / POINTER, version.name.encode())  # the moment the new version becomes the index
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _remove_old_versions(index_dir, keep=version.name)
+    # Processes sharing the folder may be loading the version just replaced: it goes at the next save.
+    _remove_old_versions(index_dir, keep={version.name, replaced})
     return version
 
 
-def _remove_old_versions(index_dir: Path, keep: str) -> None:
+def _remove_old_versions(index_dir: Path, keep: set[str | None]) -> None:
     for path in index_dir.iterdir():
-        if path.name != keep and path.name != POINTER and (path.name.startswith(("v-", ".staging-", f".{POINTER}."))):
+        if path.name not in keep and path.name != POINTER and (path.name.startswith(("v-", ".staging-", f".{POINTER}."))):
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
-def current_version(index_dir: Path) -> Path | None:
-    """The version folder ``CURRENT`` names, or None when there is no index yet."""
+def _pointer(index_dir: Path) -> str | None:
+    """The version name ``CURRENT`` holds, or None when there is no index yet."""
     try:
-        name = (index_dir / POINTER).read_text().strip()
+        return (index_dir / POINTER).read_text().strip()
     except FileNotFoundError:
         return None
     except OSError as error:
         raise IndexStoreError(f"Cannot read the index at {index_dir}: {error.strerror}") from None
+
+
+def _version_folder(index_dir: Path, name: str) -> Path:
     if not name.startswith("v-") or "/" in name or not (index_dir / name).is_dir():
         raise IndexStoreError(f"The index at {index_dir} is damaged: {POINTER} names a missing version.")
     return index_dir / name
 
 
+def current_version(index_dir: Path) -> Path | None:
+    """The version folder ``CURRENT`` names, or None when there is no index yet."""
+    name = _pointer(index_dir)
+    return None if name is None else _version_folder(index_dir, name)
+
+
 def read_manifest(index_dir: Path) -> dict | None:
     """The current manifest, or None when there is no index."""
     version = current_version(index_dir)
-    if version is None:
-        return None
+    return None if version is None else _version_manifest(version)
+
+
+def _version_manifest(version: Path) -> dict:
     try:
         manifest = json.loads((version / MANIFEST).read_text())
     except (OSError, ValueError) as error:
@@ -167,14 +189,27 @@ def check_compatible(manifest: dict, model_id: str) -> None:
         raise IncompatibleIndex(f"The index was built with the model {manifest.get('model')!r}, not {model_id!r}.")
 
 
-def load_snapshot(index_dir: Path, model_id: str) -> IndexSnapshot | None:
-    """Load and verify the current index; None if there is none. Raises IndexStoreError if it is unusable."""
-    manifest = read_manifest(index_dir)
-    if manifest is None:
+def load_snapshot(index_dir: Path, model_id: str, attempts: int = LOAD_ATTEMPTS) -> IndexSnapshot | None:
+    """Load and verify the current index; None if there is none. Raises IndexStoreError if it is unusable.
+
+    If another process replaces the version while it is being read (and a later save removes it), the
+    version ``CURRENT`` names by then is loaded instead; an error stands only if ``CURRENT`` did not change."""
+    name = _pointer(index_dir)
+    if name is None:
         return None
+    try:
+        return _load_version(index_dir, _version_folder(index_dir, name), model_id)
+    except IndexStoreError:
+        if attempts <= 1 or _pointer(index_dir) == name:
+            raise
+    logger.info("The index version %s was replaced while it was being loaded; loading the new one.", name)
+    return load_snapshot(index_dir, model_id, attempts - 1)
+
+
+def _load_version(index_dir: Path, version: Path, model_id: str) -> IndexSnapshot:
+    """Every part of the snapshot from this one version folder, checked against its manifest."""
+    manifest = _version_manifest(version)
     check_compatible(manifest, model_id)
-    version = current_version(index_dir)
-    assert version is not None
     try:
         for name, expected in manifest["files"].items():
             _check_file(version / name, expected)

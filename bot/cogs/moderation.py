@@ -70,6 +70,7 @@ class ModerationCog(commands.Cog):
         url: str | None = None,
         replace: bool = False,
     ) -> None:
+        self.bot.service.check_writable()
         if (file is None) == (url is None):
             raise ArticleRejected("Attach one file or give one URL.")
         settings = self.bot.settings
@@ -101,6 +102,7 @@ class ModerationCog(commands.Cog):
     @article.command(name="remove", description="Remove an article; it stops being quoted at once.")
     @moderator_only()
     async def remove(self, interaction: discord.Interaction, article: str) -> None:
+        self.bot.service.check_writable()
         article_id = self.bot.service.index.find_article(article)
         await defer_thinking(interaction, ephemeral=True)
         await asyncio.to_thread(remove_article_file, self.bot.settings.articles_dir, article_id)

@@ -23,8 +23,10 @@ async def start_bot(fake_discord, embedder, sample_articles, tmp_path) -> AsyncI
         await bot.login(settings.discord_token.get_secret_value())
         task = asyncio.create_task(bot.connect(reconnect=True))
         started.append((bot, task))
-        await fake_discord.wait_for_commands(syncs + 1, timeout=30)
-        await fake_discord.wait_for_ready(readies + 1, timeout=30)
+        shards = settings.shards_to_run() or [0]
+        if 0 in shards:  # only the process that runs shard 0 syncs the commands
+            await fake_discord.wait_for_commands(syncs + 1, timeout=30)
+        await fake_discord.wait_for_ready(readies + len(shards), timeout=30)
         return RunningBot(bot, fake_discord, settings, sample_articles)
 
     yield start

@@ -30,6 +30,10 @@ Other drivers: ``send_autocomplete``, ``click_button`` / ``select_menu``,
 ``submit_modal``, ``send_message`` (guild or ``guild_id=None`` for DMs) with
 ``wait_for_channel_message`` / ``wait_for_dm``; faults: ``drop_gateway``,
 ``send_reconnect``, ``send_invalid_session``, ``fail_next``.
+
+Sharded bots: each IDENTIFY with ``shard: [id, count]`` gets a session of its own, and a guild, its
+events and its interactions go to the session of its shard (``(guild_id >> 22) % count``; DMs to shard
+0), as on Discord. ``add_guild(..., shard=(id, count))`` makes a guild that lands on a given shard.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from .models import Intents
+from .models import Intents, shard_of
 from .records import GatewayFrame
 
 if TYPE_CHECKING:
@@ -103,6 +103,7 @@ class GatewaySession:
     conn: GatewayConnection | None = None
     resumable: bool = True
     ready_sent: bool = False  # READY and all GUILD_CREATEs are out
+    shard: tuple[int, int] | None = None  # (shard_id, shard_count) from IDENTIFY; None when unsharded
     log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=5000))
 
     def has_intent(self, intent: int) -> bool:
@@ -116,7 +117,9 @@ class Gateway:
         self.fake = fake
         self.connections: set[GatewayConnection] = set()
         self.sessions: dict[str, GatewaySession] = {}
-        self.current: GatewaySession | None = None
+        self.current: GatewaySession | None = None  # the latest IDENTIFY
+        # The latest session of each shard id (an unsharded session is shard 0): where its guilds' events go.
+        self.shards: dict[int, GatewaySession] = {}
         self.frames: deque[GatewayFrame] = deque(maxlen=10000)
         self.identify_count = 0
         self.resume_count = 0
@@ -212,18 +215,28 @@ class Gateway:
         if intents & PRIVILEGED_INTENTS & ~self.fake.privileged_intents:
             await conn.close(4014, "Disallowed intent(s).")
             return
-        # A new session supersedes the old one (its events are gone for good).
-        if self.current is not None:
-            self.current.resumable = False
-        session = GatewaySession(id=secrets.token_hex(16), intents=intents, identify=d)
+        shard = d.get("shard")
+        if shard is not None:
+            valid = isinstance(shard, list) and len(shard) == 2 and all(type(n) is int for n in shard)
+            if not valid or not 0 <= shard[0] < shard[1]:
+                await conn.close(4010, "Invalid shard.")
+                return
+            shard = (shard[0], shard[1])
+        # A new session supersedes the old one of its shard (whose events are gone for good).
+        shard_id = shard[0] if shard else 0
+        if shard_id in self.shards:
+            self.shards[shard_id].resumable = False
+        session = GatewaySession(id=secrets.token_hex(16), intents=intents, identify=d, shard=shard)
         self.sessions[session.id] = session
         self.current = session
+        self.shards[shard_id] = session
         session.conn = conn
         conn.session = session
         self.identify_count += 1
         self.fake.notify()
 
         fake = self.fake
+        guilds = [g for g in fake.guilds if shard is None or shard_of(g.id, shard[1]) == shard[0]]
         ready = {
             "v": 10,
             "user_settings": {},
@@ -234,18 +247,18 @@ class Gateway:
             "relationships": [],
             "private_channels": [],
             "presences": [],
-            "guilds": [{"id": str(g.id), "unavailable": True} for g in fake.guilds],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
             "guild_join_requests": [],
             "geo_ordered_rtc_regions": ["fake"],
             "auth": {},
             "application": {"id": str(fake.application_id), "flags": fake.application_flags},
             "_trace": ['["fake-gateway",{"micros":0}]'],
         }
-        if "shard" in d:
-            ready["shard"] = d["shard"]
+        if shard is not None:
+            ready["shard"] = list(shard)
         await self.dispatch("READY", ready, session=session)
         with_members = session.has_intent(Intents.GUILD_MEMBERS)
-        for guild in fake.guilds:
+        for guild in guilds:
             data = guild.to_create_payload(include_members=True)
             if not with_members:
                 # Without GUILD_MEMBERS Discord only sends the bot's own member.
@@ -316,11 +329,24 @@ class Gateway:
 
     # -- dispatching ------------------------------------------------------
 
+    def session_for(self, guild_id: int | None) -> GatewaySession | None:
+        """The session Discord sends this guild's events on (direct messages: shard 0's); unsharded, the latest."""
+        current = self.current
+        if current is None or current.shard is None:
+            return current
+        return self.shards.get(shard_of(guild_id, current.shard[1]))
+
+    def session_for_event(self, data: dict[str, Any]) -> GatewaySession | None:
+        """The session for an event about the guild in ``data["guild_id"]`` (none: shard 0's)."""
+        guild_id = data.get("guild_id")
+        return self.session_for(int(guild_id) if guild_id is not None else None)
+
     async def dispatch(self, event: str, data: dict[str, Any], *, session: GatewaySession | None = None) -> int:
-        """Send a DISPATCH on the session; buffered for RESUME if not connected."""
-        session = session or self.current
+        """Send a DISPATCH on the session (by default the one of the guild named by ``data["guild_id"]``);
+        buffered for RESUME if not connected."""
+        session = session or self.session_for_event(data)
         if session is None:
-            raise RuntimeError(f"cannot dispatch {event}: the bot has not identified with the fake gateway yet")
+            raise RuntimeError(f"cannot dispatch {event}: the bot has not identified (for this guild's shard) with the fake gateway yet")
         if not session.resumable and session.conn is None:
             log.warning("dropping %s: the session was invalidated and the bot has not re-identified yet", event)
             return session.seq

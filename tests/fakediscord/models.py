@@ -29,11 +29,15 @@ class Snowflakes:
         self._lock = threading.Lock()
         self._inc = itertools.count()
 
-    def next(self) -> int:
+    def next(self, shard: tuple[int, int] | None = None) -> int:
+        """``shard=(shard_id, shard_count)``: a guild id Discord would route to that shard (a few ms ahead)."""
         with self._lock:
             value = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22 | (1 << 17) | (next(self._inc) & 0xFFF)
             if value <= self._last:
                 value = self._last + 1
+            if shard is not None:
+                shard_id, shard_count = shard
+                value += ((shard_id - (value >> 22)) % shard_count) << 22
             self._last = value
             return value
 
@@ -41,8 +45,13 @@ class Snowflakes:
 SNOWFLAKES = Snowflakes()
 
 
-def new_id() -> int:
-    return SNOWFLAKES.next()
+def new_id(shard: tuple[int, int] | None = None) -> int:
+    return SNOWFLAKES.next(shard)
+
+
+def shard_of(guild_id: int | None, shard_count: int) -> int:
+    """The shard Discord sends a guild's events to; direct messages go to shard 0."""
+    return 0 if guild_id is None else (guild_id >> 22) % shard_count
 
 
 def iso_now() -> str:

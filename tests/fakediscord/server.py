@@ -180,10 +180,13 @@ class FakeDiscord:
         everyone_permissions: int = Perm.DEFAULT_EVERYONE,
         bot_permissions: int = Perm.DEFAULT_BOT,
         members: Sequence[FakeUser] = (),
+        shard: tuple[int, int] | None = None,
     ) -> FakeGuild:
-        """Create a guild the bot is in: @everyone, the bot's managed role, text channels."""
+        """Create a guild the bot is in: @everyone, the bot's managed role, text channels.
+
+        ``shard=(shard_id, shard_count)`` gives it an id Discord routes to that shard."""
         owner = owner or self.user or self.add_user("owner")
-        gid = new_id()
+        gid = new_id(shard)
         guild = FakeGuild(gid, name, owner.id)
         guild.roles.append(FakeRole(gid, "@everyone", permissions=everyone_permissions))
         bot_role = FakeRole(
@@ -541,21 +544,21 @@ class FakeDiscord:
 
     def _dispatch_soon(self, event: str, data: dict[str, Any], intent: int = Intents.GUILDS) -> None:
         # World changes after the bot connected are announced like Discord would.
-        session = self.gateway.current
+        session = self.gateway.session_for_event(data)
         if session is None or self._loop is None or not session.has_intent(intent):
             return
         task = self._loop.create_task(self.gateway.dispatch(event, data))
         self._tasks.add(task)  # keep a reference until done (asyncio only keeps weak ones)
         task.add_done_callback(self._tasks.discard)
 
-    async def _ensure_connected(self, timeout: float = 10.0) -> None:
+    async def _ensure_connected(self, guild: FakeGuild | None = None, timeout: float = 10.0) -> None:
         # A dropped-but-resumable session is fine (events are buffered for RESUME);
         # an invalidated one is not (Discord would drop the event), so wait for the new one.
         def usable() -> bool:
-            s = self.gateway.current
+            s = self.gateway.session_for(guild.id if guild else None)
             return s is not None and s.ready_sent and (s.resumable or s.conn is not None)
 
-        await self.wait_until(usable, timeout, "a usable gateway session (bot identified)")
+        await self.wait_until(usable, timeout, "a usable gateway session (bot identified, on the guild's shard)")
 
     # -------------------------------------------------------- interactions
 
@@ -808,8 +811,8 @@ class FakeDiscord:
         parent: InteractionHandle | None = None,
     ) -> InteractionHandle:
         self._check_loop()
-        await self._ensure_connected()
         g = self._resolve_guild(guild)
+        await self._ensure_connected(g)
         u = self._resolve_user(user)
         ch = self._resolve_channel(channel, g, u)
         iid = new_id()
@@ -915,7 +918,6 @@ class FakeDiscord:
         unless already present (Discord derives mentions from the content).
         """
         self._check_loop()
-        await self._ensure_connected()
         u = self._resolve_user(author)
         g = self._resolve_guild(guild_id)
         if g is None and channel_id not in (_DEFAULT, None):
@@ -926,6 +928,7 @@ class FakeDiscord:
             g = self.get_guild(ch.guild_id)
         elif ch.is_dm:
             g = None
+        await self._ensure_connected(g)
         prefix = ""
         for m in mentions:
             mu = self._resolve_user(m)
@@ -1293,7 +1296,7 @@ class FakeDiscord:
         await self._dispatch_message_event(event, msg)
 
     async def _dispatch_message_event(self, event: str, msg: FakeMessage) -> None:
-        session = self.gateway.current
+        session = self.gateway.session_for(msg.guild_id)
         if session is None:
             return
         intent = Intents.DIRECT_MESSAGES if msg.guild_id is None else Intents.GUILD_MESSAGES
@@ -1323,7 +1326,7 @@ class FakeDiscord:
         await self.gateway.dispatch(event, data, session=session)
 
     async def _dispatch_to_session(self, event: str, data: dict[str, Any], intent: int) -> None:
-        session = self.gateway.current
+        session = self.gateway.session_for_event(data)
         if session is not None and session.has_intent(intent):
             await self.gateway.dispatch(event, data, session=session)
 

@@ -58,6 +58,13 @@ def loaded_generation(index_dir: Path, count: int) -> int:
     """Load the index as the bot would, check that all of it is of one generation, and say which."""
     snapshot = load_snapshot(index_dir, MODEL)
     assert snapshot is not None, "the last good index is gone"
+    generation = snapshot_generation(snapshot, count)
+    assert read_manifest(index_dir)["articles"]["gen.txt"]["hash"] == f"hash{generation}"
+    return generation
+
+
+def snapshot_generation(snapshot: IndexSnapshot, count: int) -> int:
+    """Check that all of a loaded snapshot is of one generation, and say which."""
     (article,) = snapshot.articles.values()
     generation = int(article.title.split()[1])
     assert article.content_hash == f"hash{generation}" and snapshot.indexed_at[article.id] == generation
@@ -65,14 +72,14 @@ def loaded_generation(index_dir: Path, count: int) -> int:
     assert len(snapshot.passages) == count
     assert np.all(snapshot.passage_vectors == generation) and np.all(snapshot.sentence_vectors == generation)
     assert np.all(snapshot.keyword.scores(f"gen{generation}") > 0), "the keyword index is of another generation"
-    assert read_manifest(index_dir)["articles"][article.id]["hash"] == f"hash{generation}"
     return generation
 
 
-def assert_tidy(index_dir: Path) -> None:
-    """After a completed save: one version, the pointer, and nothing else."""
+def assert_tidy(index_dir: Path, replaced: str) -> None:
+    """After a completed save: the pointer, its version, the version it replaced (kept for readers in other
+    processes that may be loading it), and nothing else."""
     names = sorted(path.name for path in index_dir.iterdir())
-    assert names == [POINTER, current_version(index_dir).name], names
+    assert names == sorted([POINTER, current_version(index_dir).name, replaced]), names
 
 
 # The children. "loop": save new generations one after another until killed, reporting each to a log file.
@@ -177,8 +184,9 @@ def test_a_kill_before_any_file_change_of_a_save_leaves_a_whole_index(tmp_path):
         (index_dir / ".staging-v-garbage" / "records.json").write_text("{half")
         (index_dir / f".{POINTER}.deadbeef").write_text("v-nothing")
         assert loaded_generation(index_dir, count) == generation
+        replaced = current_version(index_dir).name
         save_snapshot(synthetic_snapshot(3, count), index_dir)
-        assert_tidy(index_dir)
+        assert_tidy(index_dir, replaced)
         assert loaded_generation(index_dir, count) == 3
 
 
@@ -206,8 +214,9 @@ def test_random_kills_while_saving_in_a_loop_never_lose_the_index(tmp_path):
         # the last completed save, or the one under way if the kill came after its pointer switch
         assert generation in (expected_at_least, expected_at_least + 1), (seed, saved, generation)
         last_saved = generation
+    replaced = current_version(index_dir).name
     save_snapshot(synthetic_snapshot(last_saved + 1, count), index_dir)
-    assert_tidy(index_dir)
+    assert_tidy(index_dir, replaced)
     assert loaded_generation(index_dir, count) == last_saved + 1
 
 
