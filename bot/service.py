@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 from index import Answer, ArticleIndex, UpdateReport, open_index, refresh_from_folder
 from index.batching import QuestionBatcher
 from index.collection import validate_question
+from index.embedding import Embedder
 
 logger = logging.getLogger(__name__)
 
@@ -15,24 +19,60 @@ logger = logging.getLogger(__name__)
 QUEUE_WAIT_SECONDS = 30.0
 
 
+class QuestionEncoder:
+    """Encodes questions with the embedding model, those arriving together in one batch (QuestionBatcher).
+
+    Collections that share the model share one encoder, so questions to any of them are batched together."""
+
+    def __init__(self, load_embedder: Callable[[], Embedder]) -> None:
+        self._load_embedder = load_embedder
+        self._batcher: QuestionBatcher | None = None
+
+    async def encode(self, question: str) -> np.ndarray:
+        if self._batcher is None:
+            embedder = await asyncio.to_thread(self._load_embedder)  # loads the model off the loop
+            # Interactions are deferred after QUICK_REPLY_SECONDS and can be answered for 15 minutes, so in a
+            # burst a question waits for room rather than being refused at once.
+            self._batcher = self._batcher or QuestionBatcher(embedder, full_timeout=QUEUE_WAIT_SECONDS)
+        return await self._batcher.submit(question)
+
+    async def close(self) -> None:
+        if self._batcher is not None:
+            await self._batcher.aclose()
+
+
 class QuestionService:
     """Answers questions and reloads the index without ever blocking the event loop.
 
     A reload builds a new index snapshot in a worker thread while questions keep being answered from the
     current one; the new snapshot is swapped in at once when complete, and a failed reload changes nothing.
-    Reloads asked for while one runs share its result."""
+    Reloads asked for while one runs share its result.
 
-    def __init__(self, index: ArticleIndex, articles_dir: Path, index_dir: Path, top_k: int) -> None:
+    ``encoder``: one shared with other services (and closed by its owner); by default the service makes its own.
+    ``allow_empty``: an articles folder with no articles makes an empty index instead of a failed reload (for
+    folders only the bot fills, like a server's)."""
+
+    def __init__(
+        self,
+        index: ArticleIndex,
+        articles_dir: Path,
+        index_dir: Path,
+        top_k: int,
+        encoder: QuestionEncoder | None = None,
+        allow_empty: bool = False,
+    ) -> None:
         self.index = index
         self.articles_dir = articles_dir
         self.index_dir = index_dir
         self.top_k = top_k
+        self.allow_empty = allow_empty
         self._reload: asyncio.Task[UpdateReport] | None = None
-        self._batcher: QuestionBatcher | None = None
+        self._owns_encoder = encoder is None
+        self.encoder = encoder or QuestionEncoder(lambda: self.index.embedder)
 
     async def open(self) -> None:
         """Load the saved index (building or repairing it from the articles folder as needed)."""
-        report = await asyncio.to_thread(open_index, self.index, self.articles_dir, self.index_dir)
+        report = await asyncio.to_thread(open_index, self.index, self.articles_dir, self.index_dir, self.allow_empty)
         if report is not None:
             logger.info("Index ready: %d articles, %d passages", report.articles, report.passages)
         try:
@@ -43,19 +83,15 @@ class QuestionService:
     async def ask(self, question: str, article: str | None = None, top_k: int | None = None) -> Answer:
         """Questions arriving together are encoded in one batch; the search itself runs in a worker thread."""
         cleaned = validate_question(question)
-        if self._batcher is None:
-            embedder = await asyncio.to_thread(lambda: self.index.embedder)  # loads the model off the loop
-            # Interactions are deferred after QUICK_REPLY_SECONDS and can be answered for 15 minutes, so in a
-            # burst a question waits for room rather than being refused at once.
-            self._batcher = self._batcher or QuestionBatcher(embedder, full_timeout=QUEUE_WAIT_SECONDS)
-        vector = await self._batcher.submit(cleaned)
+        vector = await self.encoder.encode(cleaned)
         return await asyncio.to_thread(self.index.search, cleaned, top_k or self.top_k, article, vector)
 
     async def reload(self) -> UpdateReport:
         """Re-read the articles folder; concurrent callers share one rebuild."""
         if self._reload is None or self._reload.done():
             self._reload = asyncio.create_task(
-                asyncio.to_thread(refresh_from_folder, self.index, self.articles_dir, self.index_dir), name="index-reload"
+                asyncio.to_thread(refresh_from_folder, self.index, self.articles_dir, self.index_dir, self.allow_empty),
+                name="index-reload",
             )
         return await asyncio.shield(self._reload)
 
@@ -70,5 +106,5 @@ class QuestionService:
         if self._reload is not None and not self._reload.done():
             # The worker thread cannot be interrupted; let it finish so the index on disk stays whole.
             await asyncio.gather(self._reload, return_exceptions=True)
-        if self._batcher is not None:
-            await self._batcher.aclose()
+        if self._owns_encoder:
+            await self.encoder.close()

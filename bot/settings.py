@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from index import DEFAULT_MIN_SCORE, DEFAULT_TOP_K, EmbedderSpec
@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     articles_dir: Path = Path("articles")
     index_dir: Path = Path("data/index")
     data_dir: Path = Path("data")
+    server_collections: bool = False
+    server_collections_dir: Path | None = None
     embedding_backend: str = "onnx-int8"
     embedding_model: Path | None = None
     embedding_threads: int | None = Field(default=None, ge=1, le=64)
@@ -49,7 +51,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
         return value
 
-    @field_validator("embedding_model", "embedding_threads", "model_cache_dir", mode="before")
+    @field_validator("embedding_model", "embedding_threads", "model_cache_dir", "server_collections_dir", mode="before")
     @classmethod
     def _empty_is_default(cls, value: object) -> object:
         return None if value in ("", None) else value
@@ -70,6 +72,23 @@ class Settings(BaseSettings):
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @model_validator(mode="after")
+    def _collections_apart(self) -> Settings:
+        # Nested folders would let the default collection (DMs) index every server's articles, or a server's
+        # collection be the default one; articles are loaded from subfolders too.
+        if self.server_collections:
+            servers, articles = self.servers_dir().resolve(), self.articles_dir.resolve()
+            if servers == articles or articles in servers.parents or servers in articles.parents:
+                raise ValueError(
+                    f"SERVER_COLLECTIONS_DIR ({self.servers_dir()}) and ARTICLES_DIR ({self.articles_dir}) must not "
+                    "contain one another: each server's articles must stay out of the default collection"
+                )
+        return self
+
+    def servers_dir(self) -> Path:
+        """Where each server's collection lives (SERVER_COLLECTIONS_DIR, else DATA_DIR/servers)."""
+        return self.server_collections_dir or self.data_dir / "servers"
 
     def embedder_spec(self) -> EmbedderSpec:
         cache = self.model_cache_dir or self.data_dir / "models"
