@@ -15,13 +15,28 @@ from pydantic import ValidationError
 
 from index import Answer, ArticleIndex, ArticleIndexError, UpdateReport, open_index
 
-from .questionlog import EMPTY_STATS, EXPORT_COLUMNS, IndexSize, QuestionLog, QuestionLogError, Stats, saved_index_size
+from .collections import CollectionFolders, server_folders
+from .questionlog import EMPTY_STATS, EVERYWHERE, EXPORT_COLUMNS, IndexSize, QuestionLog, QuestionLogError, Stats, saved_index_size
 from .service import load_shared_index
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
 
 EXIT_ERROR = 2
+
+
+def _server_id(text: str) -> int:
+    """A Discord server id, as "Copy Server ID" gives it (developer mode)."""
+    if not text.isdigit() or not 0 < int(text) < 2**64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a server id (the number Discord's \"Copy Server ID\" gives)")
+    return int(text)
+
+
+def _server_option(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--server", type=_server_id, metavar="SERVER_ID",
+        help="work on this server's collection (SERVER_COLLECTIONS_DIR/SERVER_ID) instead of the default one",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     def folders(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--articles", type=Path, help="articles folder (default: ARTICLES_DIR, else articles/)")
         sub.add_argument("--index", type=Path, help="index folder (default: INDEX_DIR, else data/index)")
+        _server_option(sub)
 
     index_command = commands.add_parser("index", help="build or inspect the index")
     index_actions = index_command.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -50,23 +66,32 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument("--data", type=Path, help="data folder holding the question log (default: DATA_DIR, else data/)")
     stats.add_argument("--index", type=Path, help="index folder (default: INDEX_DIR, else data/index)")
     stats.add_argument("--latest", type=int, default=10, help="how many of the latest unanswered questions to list (default: 10)")
+    _server_option(stats)
     export = commands.add_parser("export", help="write the question log as CSV")
     export.add_argument("--data", type=Path, help="data folder holding the question log (default: DATA_DIR, else data/)")
     export.add_argument("--output", "-o", type=Path, help="CSV file to write (default: standard output)")
     return parser
 
 
+def _folders(options: argparse.Namespace, settings: Settings) -> CollectionFolders:
+    """The collection a command works on: a server's (--server), else the given or default folders."""
+    if getattr(options, "server", None) is not None:
+        return server_folders(settings.servers_dir(), options.server)
+    return CollectionFolders(getattr(options, "articles", None) or settings.articles_dir, options.index or settings.index_dir)
+
+
 def _open(
-    settings: Settings, articles: Path | None, index_dir: Path | None, build: bool = False
+    options: argparse.Namespace, settings: Settings, build: bool = False
 ) -> tuple[ArticleIndex, UpdateReport | None]:
     """The index, loaded and brought in line with the articles folder (a progress bar when building on a terminal).
-    With INDEX_READ_ONLY, only ``build`` may change the saved index; otherwise it is loaded as it is (no report)."""
+    A server's folder may be empty, as the bot allows (its moderators have not added anything yet). With
+    INDEX_READ_ONLY, only ``build`` may change the saved index; otherwise it is loaded as it is (no report)."""
+    folders = _folders(options, settings)
     index = ArticleIndex(settings.embedder_spec(), min_score=settings.min_score, show_progress=sys.stderr.isatty())
-    index_dir = index_dir or settings.index_dir
     if settings.index_read_only and not build:
-        load_shared_index(index, index_dir)
+        load_shared_index(index, folders.index_dir)
         return index, None
-    return index, open_index(index, articles or settings.articles_dir, index_dir)
+    return index, open_index(index, folders.articles_dir, folders.index_dir, allow_empty=options.server is not None)
 
 
 def _summary(report: UpdateReport) -> str:
@@ -120,7 +145,7 @@ def _questions(arguments: Sequence[str], stdin: TextIO) -> Iterable[str]:
 
 
 def _ask(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    index, report = _open(settings, options.articles, options.index)
+    index, report = _open(options, settings)
     if report is not None and report.changed:
         logger.info("Index updated: %s", _summary(report))
     top_k = options.top_k or settings.top_k
@@ -141,9 +166,9 @@ def _ask(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 def _index(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     if options.action == "build":
-        _, report = _open(settings, options.articles, options.index, build=True)
+        _, report = _open(options, settings, build=True)
         if report is None:
-            articles = options.articles or settings.articles_dir
+            articles = _folders(options, settings).articles_dir
             print(f"error: nothing was built: {articles} has no readable articles; the saved index is unchanged.", file=sys.stderr)
             return EXIT_ERROR
         for name, reason in report.skipped:
@@ -151,8 +176,9 @@ def _index(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         print(f"Indexed {_summary(report)}", file=out)
         return 0
     index = ArticleIndex(settings.embedder_spec())
-    if not index.load(options.index or settings.index_dir):
-        print("No index yet: run 'article-bot index build'.", file=out)
+    if not index.load(_folders(options, settings).index_dir):
+        build = "article-bot index build" + (f" --server {options.server}" if options.server is not None else "")
+        print(f"No index yet: run '{build}'.", file=out)
         return 0
     for summary in index.summaries():
         sections = ", ".join(s or "(untitled)" for s in summary.sections)
@@ -205,13 +231,13 @@ def _stats(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
             stats = EMPTY_STATS
         else:
             with log:
-                stats = log.stats(max(0, options.latest))
+                stats = log.stats(max(0, options.latest), EVERYWHERE if options.server is None else options.server)
     except QuestionLogError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
     index: IndexSize | str | None
     try:
-        index = saved_index_size(options.index or settings.index_dir)
+        index = saved_index_size(_folders(options, settings).index_dir)
     except ArticleIndexError as error:
         index = f"unreadable ({error})"
     print(stats_text(stats, index), end="", file=out)
@@ -251,13 +277,22 @@ def _run(settings: Settings) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    options = _parser().parse_args(argv)
+    parser = _parser()
+    options = parser.parse_args(argv)
+    if getattr(options, "server", None) is not None and (getattr(options, "articles", None) or options.index):
+        parser.error("--server works on that server's own folders; leave out --articles and --index")
     try:
         settings = Settings()
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors())
+        # A check across settings (loc empty) names the settings in its message.
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" if e["loc"] else e["msg"].removeprefix("Value error, ")
+            for e in error.errors()
+        )
         print(f"error: invalid setting: {problems}", file=sys.stderr)
         return EXIT_ERROR
+    if getattr(options, "server", None) is not None and not settings.server_collections:
+        print("note: SERVER_COLLECTIONS is off, so the bot does not answer from server collections yet.", file=sys.stderr)
     logging.basicConfig(
         level=settings.log_level if options.command == "run" else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s" if options.command == "run" else "%(levelname)s: %(message)s",

@@ -13,6 +13,7 @@ from discord.ext import commands
 from index import ArticleIndex, ArticleIndexError, ArticlesFolderError
 
 from .checks import AskingTooFast, MemberCooldowns, NotModerator
+from .collections import CollectionRegistry
 from .formatting import NO_PINGS, error_embed, slow_down_text
 from .questionlog import BackgroundQuestionLog, QuestionLog
 from .service import QuestionService
@@ -57,9 +58,8 @@ class ArticleBot(commands.Bot):
         self.settings = settings
         logger.info("Gateway: %s", shards_text(settings))
         index = index or ArticleIndex(settings.embedder_spec(), min_score=settings.min_score)
-        self.service = QuestionService(
-            index, settings.articles_dir, settings.index_dir, settings.top_k, read_only=settings.index_read_only
-        )
+        # The articles each server (and direct messages) are answered from; see bot/collections.py.
+        self.collections = CollectionRegistry(settings, index)
         self.cooldowns = MemberCooldowns(settings.cooldown_questions, settings.cooldown_seconds)
         # Questions and feedback votes, written off the event loop (opened in setup_hook, closed in close).
         self.question_log = BackgroundQuestionLog(question_log or QuestionLog(settings.data_dir))
@@ -81,7 +81,7 @@ class ArticleBot(commands.Bot):
             await self.add_cog(cog)
         await self._sync_commands()
         if self.settings.watch_articles:
-            self._watcher = start_watching(self.service, self.settings.articles_dir)
+            self._watcher = start_watching(self.collections)
 
     async def _sync_commands(self) -> None:
         shards = self.settings.shards_to_run()
@@ -98,6 +98,11 @@ class ArticleBot(commands.Bot):
             self.tree.copy_global_to(guild=guild)
             synced = await self.tree.sync(guild=guild)
             logger.info("Synced %d commands to server %s", len(synced), guild_id)
+
+    @property
+    def service(self) -> QuestionService:
+        """The default collection's service: direct messages, and everything when SERVER_COLLECTIONS is off."""
+        return self.collections.default.service
 
     async def on_message(self, message: discord.Message) -> None:
         """No prefix commands: questions in messages are handled by the ask cog's listener."""
@@ -122,7 +127,7 @@ class ArticleBot(commands.Bot):
         if self._watcher is not None:
             self._watcher.cancel()
             await asyncio.gather(self._watcher, return_exceptions=True)
-        await self.service.close()
+        await self.collections.close()
         await self.question_log.close()
         await super().close()
 

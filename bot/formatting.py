@@ -113,12 +113,13 @@ def error_embed(message: str) -> discord.Embed:
 SOURCES_PER_PAGE = 8
 
 
-def sources_pages(summaries: Sequence[ArticleSummary]) -> list[discord.Embed]:
+def sources_pages(summaries: Sequence[ArticleSummary], empty_text: str | None = None) -> list[discord.Embed]:
     """What is indexed, a page per embed; each article with its sections and passage count. A page holds
     up to SOURCES_PER_PAGE articles, fewer when their long titles and section lists would pass Discord's
-    total size for one embed."""
+    total size for one embed. ``empty_text`` is said when there are no articles."""
     if not summaries:
-        return [discord.Embed(title="Indexed articles", description="No articles are indexed yet.", colour=NO_ANSWER_COLOUR)]
+        text = empty_text or "No articles are indexed yet."
+        return [discord.Embed(title="Indexed articles", description=text, colour=NO_ANSWER_COLOUR)]
     title = f"Indexed articles ({len(summaries)})"
     footer_room = len(f"Page {len(summaries)} of {len(summaries)}")
     pages: list[discord.Embed] = []

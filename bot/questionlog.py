@@ -148,6 +148,17 @@ class Stats:
 EMPTY_STATS = Stats(0, 0, 0, 0, ())
 
 
+class Everywhere(Enum):
+    """The stats scope of every question, whatever server or DM it was asked in."""
+
+    EVERYWHERE = "everywhere"
+
+
+EVERYWHERE = Everywhere.EVERYWHERE
+# Whose questions the stats count: EVERYWHERE, one server's (its id) or the direct messages' (None).
+StatsScope = int | None | Everywhere
+
+
 @dataclass(frozen=True, slots=True)
 class IndexSize:
     """How big the index is and when it last changed, for the stats."""
@@ -371,16 +382,21 @@ class QuestionLog:
         with self._lock:
             return self._db().execute(sql, parameters).fetchall()
 
-    def stats(self, latest: int = LATEST_UNANSWERED) -> Stats:
-        """Counts of questions, answers and votes, and the latest unanswered questions (newest first)."""
-        ((questions, answered),) = self._read("SELECT count(*), coalesce(sum(answered), 0) FROM questions")
+    def stats(self, latest: int = LATEST_UNANSWERED, scope: StatsScope = EVERYWHERE) -> Stats:
+        """Counts of questions, answers and votes, and the latest unanswered questions (newest first), of the
+        questions in ``scope``: every question, one server's (its id) or the direct messages' (None)."""
+        # "guild_id IS ?" matches NULL (a DM) as well as a server id; "1 = 1" keeps every question.
+        where, parameters = ("1 = 1", ()) if scope is EVERYWHERE else ("guild_id IS ?", (scope,))
+        ((questions, answered),) = self._read(f"SELECT count(*), coalesce(sum(answered), 0) FROM questions WHERE {where}", parameters)
         ((helpful, not_helpful),) = self._read(
             "SELECT coalesce(sum(helpful), 0), coalesce(sum(1 - helpful), 0) FROM votes"
+            f" WHERE question_id IN (SELECT id FROM questions WHERE {where})",
+            parameters,
         )
         rows = self._read(
             "SELECT id, asked_at, question, answered, channel_kind, top_article FROM questions"
-            " WHERE answered = 0 ORDER BY asked_at DESC, id DESC LIMIT ?",
-            (max(0, latest),),
+            f" WHERE answered = 0 AND {where} ORDER BY asked_at DESC, id DESC LIMIT ?",
+            (*parameters, max(0, latest)),
         )
         unanswered = tuple(LoggedQuestion(r[0], r[1], r[2], bool(r[3]), r[4], r[5]) for r in rows)
         return Stats(questions, answered, helpful, not_helpful, unanswered)
@@ -478,8 +494,8 @@ class BackgroundQuestionLog:
     async def record_vote(self, question_id: int, *, member_id: int, helpful: bool) -> VoteResult:
         return await self.run(self.log.record_vote, question_id, member_id=member_id, helpful=helpful)
 
-    async def stats(self, latest: int = LATEST_UNANSWERED) -> Stats:
-        return await self.run(self.log.stats, latest)
+    async def stats(self, latest: int = LATEST_UNANSWERED, scope: StatsScope = EVERYWHERE) -> Stats:
+        return await self.run(self.log.stats, latest, scope)
 
 
 def _warn_on_failure(future) -> None:

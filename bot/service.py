@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 from index import (
     Answer,
@@ -17,6 +20,7 @@ from index import (
 )
 from index.batching import QuestionBatcher
 from index.collection import validate_question
+from index.embedding import Embedder
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +45,28 @@ class ReadOnlyIndex(ArticleIndexError):
     """A change to the articles was asked of a process that only serves a saved index (INDEX_READ_ONLY)."""
 
 
+class QuestionEncoder:
+    """Encodes questions with the embedding model, those arriving together in one batch (QuestionBatcher).
+
+    Collections that share the model share one encoder, so questions to any of them are batched together."""
+
+    def __init__(self, load_embedder: Callable[[], Embedder]) -> None:
+        self._load_embedder = load_embedder
+        self._batcher: QuestionBatcher | None = None
+
+    async def encode(self, question: str) -> np.ndarray:
+        if self._batcher is None:
+            embedder = await asyncio.to_thread(self._load_embedder)  # loads the model off the loop
+            # Interactions are deferred after QUICK_REPLY_SECONDS and can be answered for 15 minutes, so in a
+            # burst a question waits for room rather than being refused at once.
+            self._batcher = self._batcher or QuestionBatcher(embedder, full_timeout=QUEUE_WAIT_SECONDS)
+        return await self._batcher.submit(question)
+
+    async def close(self) -> None:
+        if self._batcher is not None:
+            await self._batcher.aclose()
+
+
 class QuestionService:
     """Answers questions and reloads the index without ever blocking the event loop.
 
@@ -48,17 +74,31 @@ class QuestionService:
     current one; the new snapshot is swapped in at once when complete, and a failed reload changes nothing.
     Reloads asked for while one runs share its result.
 
+    ``encoder``: one shared with other services (and closed by its owner); by default the service makes its own.
+    ``allow_empty``: an articles folder with no articles makes an empty index instead of a failed reload (for
+    folders only the bot fills, like a server's).
     ``read_only``: the index folder is shared by several processes and built by the operator, so this one
     only ever loads the saved index (at start and on reload) and never builds, repairs or writes it."""
 
-    def __init__(self, index: ArticleIndex, articles_dir: Path, index_dir: Path, top_k: int, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        index: ArticleIndex,
+        articles_dir: Path,
+        index_dir: Path,
+        top_k: int,
+        encoder: QuestionEncoder | None = None,
+        allow_empty: bool = False,
+        read_only: bool = False,
+    ) -> None:
         self.index = index
         self.articles_dir = articles_dir
         self.index_dir = index_dir
         self.top_k = top_k
+        self.allow_empty = allow_empty
         self.read_only = read_only
         self._reload: asyncio.Task[UpdateReport] | None = None
-        self._batcher: QuestionBatcher | None = None
+        self._owns_encoder = encoder is None
+        self.encoder = encoder or QuestionEncoder(lambda: self.index.embedder)
 
     async def open(self) -> None:
         """Load the saved index (building or repairing it from the articles folder as needed, unless read-only)."""
@@ -69,7 +109,7 @@ class QuestionService:
                 logger.error("%s Until then the bot has no articles to quote.", error)
                 report = None
         else:
-            report = await asyncio.to_thread(open_index, self.index, self.articles_dir, self.index_dir)
+            report = await asyncio.to_thread(open_index, self.index, self.articles_dir, self.index_dir, self.allow_empty)
         if report is not None:
             logger.info(
                 "Index ready%s: %d articles, %d passages", " (read-only)" if self.read_only else "", report.articles, report.passages
@@ -82,12 +122,7 @@ class QuestionService:
     async def ask(self, question: str, article: str | None = None, top_k: int | None = None) -> Answer:
         """Questions arriving together are encoded in one batch; the search itself runs in a worker thread."""
         cleaned = validate_question(question)
-        if self._batcher is None:
-            embedder = await asyncio.to_thread(lambda: self.index.embedder)  # loads the model off the loop
-            # Interactions are deferred after QUICK_REPLY_SECONDS and can be answered for 15 minutes, so in a
-            # burst a question waits for room rather than being refused at once.
-            self._batcher = self._batcher or QuestionBatcher(embedder, full_timeout=QUEUE_WAIT_SECONDS)
-        vector = await self._batcher.submit(cleaned)
+        vector = await self.encoder.encode(cleaned)
         return await asyncio.to_thread(self.index.search, cleaned, top_k or self.top_k, article, vector)
 
     async def reload(self) -> UpdateReport:
@@ -96,7 +131,9 @@ class QuestionService:
             if self.read_only:
                 work = asyncio.to_thread(load_shared_index, self.index, self.index_dir)
             else:
-                work = asyncio.to_thread(refresh_from_folder, self.index, self.articles_dir, self.index_dir)
+                work = asyncio.to_thread(
+                    refresh_from_folder, self.index, self.articles_dir, self.index_dir, self.allow_empty
+                )
             self._reload = asyncio.create_task(work, name="index-reload")
         return await asyncio.shield(self._reload)
 
@@ -120,5 +157,5 @@ class QuestionService:
         if self._reload is not None and not self._reload.done():
             # The worker thread cannot be interrupted; let it finish so the index on disk stays whole.
             await asyncio.gather(self._reload, return_exceptions=True)
-        if self._batcher is not None:
-            await self._batcher.aclose()
+        if self._owns_encoder:
+            await self.encoder.close()

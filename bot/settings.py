@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from index import DEFAULT_MIN_SCORE, DEFAULT_TOP_K, EmbedderSpec
@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     # Only load the saved index (never build or write it): for processes sharing one index folder.
     index_read_only: bool = False
     data_dir: Path = Path("data")
+    server_collections: bool = False
+    server_collections_dir: Path | None = None
     embedding_backend: str = "onnx-int8"
     embedding_model: Path | None = None
     embedding_threads: int | None = Field(default=None, ge=1, le=64)
@@ -55,7 +57,9 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
         return value
 
-    @field_validator("embedding_model", "embedding_threads", "model_cache_dir", "shard_count", mode="before")
+    @field_validator(
+        "embedding_model", "embedding_threads", "model_cache_dir", "shard_count", "server_collections_dir", mode="before"
+    )
     @classmethod
     def _empty_is_default(cls, value: object) -> object:
         return None if value in ("", None) else value
@@ -108,6 +112,23 @@ class Settings(BaseSettings):
         if self.shard_count is None:
             return None
         return list(self.shard_ids) or list(range(self.shard_count))
+
+    @model_validator(mode="after")
+    def _collections_apart(self) -> Settings:
+        # Nested folders would let the default collection (DMs) index every server's articles, or a server's
+        # collection be the default one; articles are loaded from subfolders too.
+        if self.server_collections:
+            servers, articles = self.servers_dir().resolve(), self.articles_dir.resolve()
+            if servers == articles or articles in servers.parents or servers in articles.parents:
+                raise ValueError(
+                    f"SERVER_COLLECTIONS_DIR ({self.servers_dir()}) and ARTICLES_DIR ({self.articles_dir}) must not "
+                    "contain one another: each server's articles must stay out of the default collection"
+                )
+        return self
+
+    def servers_dir(self) -> Path:
+        """Where each server's collection lives (SERVER_COLLECTIONS_DIR, else DATA_DIR/servers)."""
+        return self.server_collections_dir or self.data_dir / "servers"
 
     def embedder_spec(self) -> EmbedderSpec:
         cache = self.model_cache_dir or self.data_dir / "models"

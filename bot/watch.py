@@ -1,4 +1,4 @@
-"""Watch mode: reload by itself when files in the articles folder change."""
+"""Watch mode: reload by itself when files in an articles folder change (each server's too, when per server)."""
 from __future__ import annotations
 
 import asyncio
@@ -7,31 +7,48 @@ from pathlib import Path
 
 from index import ArticleIndexError
 
-from .service import QuestionService
+from .collections import Collection, CollectionRegistry
 
 logger = logging.getLogger(__name__)
 
 
-async def watch_articles(service: QuestionService, folder: Path, debounce_ms: int = 1500) -> None:
-    """Reload after changes settle for ``debounce_ms``; runs until cancelled."""
+async def reload_changed(collection: Collection, names: list[str]) -> None:
+    """Reload one collection after changes to the named files; a failure keeps its previous index serving."""
+    try:
+        report = await collection.service.reload_after_change()
+    except ArticleIndexError as error:
+        logger.warning(
+            "Automatic reload of %s after changes to %s failed; the previous index keeps serving: %s",
+            collection.name, ", ".join(names), error,
+        )
+    except Exception:
+        logger.exception("Automatic reload of %s failed; the previous index keeps serving", collection.name)
+    else:
+        if report.changed:
+            logger.info("Reloaded %s after changes to %s: %s", collection.name, ", ".join(names), report)
+
+
+async def watch_articles(collections: CollectionRegistry, debounce_ms: int = 1500) -> None:
+    """Reload the collections whose articles changed, after changes settle for ``debounce_ms``; runs until cancelled."""
     from watchfiles import awatch
 
-    folder.mkdir(parents=True, exist_ok=True)
-    logger.info("Watching %s for article changes", folder)
-    async for changes in awatch(folder, debounce=debounce_ms, step=100, recursive=True):
-        names = sorted({Path(path).name for _, path in changes if not Path(path).name.startswith(".")})
-        if not names:
-            continue  # our own temporary files
-        try:
-            report = await service.reload_after_change()
-        except ArticleIndexError as error:
-            logger.warning("Automatic reload after changes to %s failed; the previous index keeps serving: %s", ", ".join(names), error)
-        except Exception:
-            logger.exception("Automatic reload failed; the previous index keeps serving")
-        else:
-            if report.changed:
-                logger.info("Reloaded after changes to %s: %s", ", ".join(names), report)
+    folders = collections.watched_folders()
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    logger.info("Watching %s for article changes", ", ".join(map(str, folders)))
+    async for changes in awatch(*folders, debounce=debounce_ms, step=100, recursive=True):
+        changed: dict[int | None, tuple[Collection, set[str]]] = {}
+        for _, path in changes:
+            name = Path(path).name
+            if name.startswith("."):
+                continue  # our own temporary files
+            # Only articles folders count: saving a server's index must not set off another reload.
+            collection = collections.owner_of(Path(path))
+            if collection is not None:
+                changed.setdefault(collection.guild_id, (collection, set()))[1].add(name)
+        # One collection's slow rebuild must not hold up another's.
+        await asyncio.gather(*(reload_changed(collection, sorted(names)) for collection, names in changed.values()))
 
 
-def start_watching(service: QuestionService, folder: Path) -> asyncio.Task[None]:
-    return asyncio.create_task(watch_articles(service, folder), name="article-watch")
+def start_watching(collections: CollectionRegistry) -> asyncio.Task[None]:
+    return asyncio.create_task(watch_articles(collections), name="article-watch")

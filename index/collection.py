@@ -299,10 +299,11 @@ class ArticleIndex:
         gone = set(article_ids)
         return self._rebuild([a for a in self.articles() if a.id not in gone])
 
-    def sync_folder(self, folder: Path) -> UpdateReport:
-        """Make the collection match the articles folder. Refuses (and keeps the index) if none can be read."""
+    def sync_folder(self, folder: Path, allow_empty: bool = False) -> UpdateReport:
+        """Make the collection match the articles folder. Refuses (and keeps the index) if none can be read,
+        unless ``allow_empty``: for a folder only the bot fills, no articles means an empty collection."""
         loaded = load_folder(folder, known=self._snapshot.articles if self._snapshot else None)
-        if not loaded.articles:
+        if not loaded.articles and not allow_empty:
             reasons = "; ".join(reason for _, reason in loaded.skipped[:3])
             raise ArticlesFolderError(
                 f"No readable articles in {folder}" + (f" ({reasons})." if reasons else " (the folder is empty).")
@@ -454,11 +455,12 @@ class ArticleIndex:
         return snapshot.passages[passage].sentences[row - int(table.passage_first[passage])]
 
 
-def refresh_from_folder(index: ArticleIndex, articles_dir: Path, index_dir: Path) -> UpdateReport:
+def refresh_from_folder(index: ArticleIndex, articles_dir: Path, index_dir: Path, allow_empty: bool = False) -> UpdateReport:
     """Bring the index in line with the articles folder and save it if anything changed.
 
-    If the folder cannot be read, ArticlesFolderError is raised and the index in memory and on disk stay as they were."""
-    report = index.sync_folder(articles_dir)
+    If the folder cannot be read (or holds no readable article, unless ``allow_empty``), ArticlesFolderError is
+    raised and the index in memory and on disk stay as they were."""
+    report = index.sync_folder(articles_dir, allow_empty)
     if report.changed:  # a failed or missing load leaves the index empty, so every article counts as added
         index.save(index_dir)
     return report
@@ -480,18 +482,19 @@ def load_saved_index(index: ArticleIndex, index_dir: Path) -> UpdateReport:
     )
 
 
-def open_index(index: ArticleIndex, articles_dir: Path, index_dir: Path) -> UpdateReport | None:
+def open_index(index: ArticleIndex, articles_dir: Path, index_dir: Path, allow_empty: bool = False) -> UpdateReport | None:
     """Load the saved index and bring it in line with the articles folder.
 
     A corrupt index, or one built with another model, is rebuilt from the articles (and said so in the log).
     A missing or unreadable articles folder leaves a loaded index serving as it is; with no index either,
-    ArticlesFolderError says what is wrong. Returns the update made, or None if the folder was not read."""
+    ArticlesFolderError says what is wrong (``allow_empty``: see refresh_from_folder). Returns the update made,
+    or None if the folder was not read."""
     try:
         index.load(index_dir)
     except IndexStoreError as error:
         logger.warning("%s Rebuilding it from %s.", error, articles_dir)
     try:
-        return refresh_from_folder(index, articles_dir, index_dir)
+        return refresh_from_folder(index, articles_dir, index_dir, allow_empty)
     except ArticlesFolderError as error:
         if index.is_empty:
             raise

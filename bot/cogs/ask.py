@@ -16,7 +16,7 @@ from index import Answer, ArticleIndexError
 from ..checks import AskingTooFast
 from ..formatting import NO_PINGS, answer_embed, article_choices, error_embed, slow_down_text
 from ..questionlog import ChannelKind, QuotedPassage, QuestionLogError, VoteOutcome, VoteResult
-from ..respond import defer_thinking
+from ..respond import AUTOCOMPLETE_SECONDS, QUICK_REPLY_SECONDS, defer_thinking
 
 if TYPE_CHECKING:
     from ..client import ArticleBot
@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 QUESTION_MAX_LENGTH = 500
-# Answer at once if the search is this quick; otherwise defer first so Discord's 3-second deadline is met.
-QUICK_REPLY_SECONDS = 1.5
 HELP_TEXT = "Ask me a question about the articles and I'll answer by quoting them, e.g. `/ask question: Who claimed a truce deal was close?`"
 
 
@@ -104,6 +102,11 @@ class AskCog(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(FeedbackButton)
 
+    async def _answer(self, guild_id: int | None, question: str, article: str | None = None) -> Answer:
+        """The answer from the collection of the server asked in (None: a direct message)."""
+        collection = await self.bot.collections.get(guild_id)
+        return await collection.ask(question, article)
+
     def _log_answer(self, answer: Answer, *, answer_id: int, member_id: int, guild_id: int | None, via: str) -> dict:
         """Queue the question for the log (never waiting for it, never failing the answer) and return the
         extra arguments for the reply: the feedback buttons when the answer quotes something."""
@@ -142,7 +145,7 @@ class AskCog(commands.Cog):
         retry_after = self.bot.cooldowns.retry_after(interaction.user.id)
         if retry_after is not None:
             raise AskingTooFast(retry_after)
-        search = asyncio.ensure_future(self.bot.service.ask(question, article))
+        search = asyncio.ensure_future(self._answer(interaction.guild_id, question, article))
         done, _ = await asyncio.wait({search}, timeout=QUICK_REPLY_SECONDS)
         where = dict(answer_id=interaction.id, member_id=interaction.user.id, guild_id=interaction.guild_id, via="ask")
         if search in done:
@@ -157,7 +160,8 @@ class AskCog(commands.Cog):
 
     @ask.autocomplete("article")
     async def _article_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return article_choices(self.bot.service.index, current)
+        collection = await self.bot.collections.get_within(interaction.guild_id, AUTOCOMPLETE_SECONDS)
+        return article_choices(collection.index, current) if collection is not None else []
 
     def _question_in(self, message: discord.Message) -> str | None:
         """The question a message asks the bot, or None if it is not addressed to the bot."""
@@ -187,8 +191,9 @@ class AskCog(commands.Cog):
         if retry_after is not None:
             await reply(error_embed(slow_down_text(retry_after)))
             return
+        guild_id = message.guild.id if message.guild is not None else None
         try:
-            answer = await self.bot.service.ask(question)
+            answer = await self._answer(guild_id, question)
         except ArticleIndexError as error:
             await reply(error_embed(str(error)))
             return
@@ -196,6 +201,5 @@ class AskCog(commands.Cog):
             logger.exception("Answering a message failed")
             await reply(error_embed("Sorry, something went wrong while answering. It has been logged."))
             return
-        guild_id = message.guild.id if message.guild is not None else None
         extras = self._log_answer(answer, answer_id=message.id, member_id=message.author.id, guild_id=guild_id, via="message")
         await reply(answer_embed(answer), **extras)

@@ -9,13 +9,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index import ArticleIndexError, UpdateReport
+from index import ArticleIndexError
 
 from ..articles import ArticleRejected, fetch_page, page_as_markdown, remove_article_file, save_article
 from ..checks import moderator_only
 from ..formatting import article_choices, article_embed, error_embed, reload_embed
 from ..privacy import hashed_user
-from ..respond import defer_thinking
+from ..respond import AUTOCOMPLETE_SECONDS, collection_for, defer_thinking, send_or_edit
 
 if TYPE_CHECKING:
     from ..client import ArticleBot
@@ -37,7 +37,8 @@ class ModerationCog(commands.Cog):
     async def reload(self, interaction: discord.Interaction) -> None:
         await defer_thinking(interaction, ephemeral=True)
         try:
-            report = await self.bot.service.reload()
+            collection = await self.bot.collections.get(interaction.guild_id)
+            report = await collection.service.reload()
         except ArticleIndexError as error:
             embed = error_embed(f"The reload failed, so the previous index is still serving.\n{error}")
         except Exception as error:
@@ -47,7 +48,7 @@ class ModerationCog(commands.Cog):
                 "The details are in the bot's log."
             )
         else:
-            logger.info("Reload by %s: %s", self._who(interaction), report)
+            logger.info("Reload by %s of %s: %s", self._who(interaction), collection.name, report)
             embed = reload_embed(report)
         await interaction.edit_original_response(embed=embed)
 
@@ -56,9 +57,6 @@ class ModerationCog(commands.Cog):
         description="Add, remove or inspect articles (moderators).",
         default_permissions=discord.Permissions(manage_guild=True),
     )
-
-    async def _reindex(self) -> UpdateReport:
-        return await self.bot.service.reload_after_change()
 
     @article.command(name="add", description="Add an article from an attached .txt, .md or .html file, or from a web page.")
     @app_commands.describe(file="The article file", url="A web page to fetch", replace="Replace a different article saved under the same name")
@@ -90,10 +88,11 @@ class ModerationCog(commands.Cog):
                 allow_private=settings.allow_private_urls,
             )
             name, data = await asyncio.to_thread(page_as_markdown, final_url, page)
-        saved = await asyncio.to_thread(save_article, settings.articles_dir, name, data, settings.upload_max_bytes, replace)
-        report = await self._reindex()
-        logger.info("Article %s added by %s", saved.path.name, self._who(interaction))
-        summary = next((s for s in self.bot.service.index.summaries() if s.id == saved.article.id), None)
+        collection = await self.bot.collections.get(interaction.guild_id)  # a moderator manages only this server's
+        saved = await asyncio.to_thread(save_article, collection.articles_dir, name, data, settings.upload_max_bytes, replace)
+        report = await collection.service.reload_after_change()
+        logger.info("Article %s added to %s by %s", saved.path.name, collection.name, self._who(interaction))
+        summary = next((s for s in collection.index.summaries() if s.id == saved.article.id), None)
         verb = "Replaced" if saved.replaced else "Added"
         if summary is None:  # the reload did not take it in: say why rather than pretend
             raise ArticleRejected(f"{saved.path.name} was saved but is not indexed: {report.skipped or 'see the log'}")
@@ -102,22 +101,26 @@ class ModerationCog(commands.Cog):
     @article.command(name="remove", description="Remove an article; it stops being quoted at once.")
     @moderator_only()
     async def remove(self, interaction: discord.Interaction, article: str) -> None:
-        self.bot.service.check_writable()
-        article_id = self.bot.service.index.find_article(article)
-        await defer_thinking(interaction, ephemeral=True)
-        await asyncio.to_thread(remove_article_file, self.bot.settings.articles_dir, article_id)
-        report = await self._reindex()
-        logger.info("Article %s removed by %s", article_id, self._who(interaction))
+        collection = await collection_for(interaction, ephemeral=True)
+        collection.service.check_writable()
+        article_id = collection.index.find_article(article)  # only this server's articles can be found
+        if not interaction.response.is_done():
+            await defer_thinking(interaction, ephemeral=True)
+        await asyncio.to_thread(remove_article_file, collection.articles_dir, article_id)
+        report = await collection.service.reload_after_change()
+        logger.info("Article %s removed from %s by %s", article_id, collection.name, self._who(interaction))
         await interaction.edit_original_response(embed=reload_embed(report).set_author(name=f"Removed {article_id}"))
 
     @article.command(name="show", description="Show an article's source and sections.")
     @moderator_only()
     async def show(self, interaction: discord.Interaction, article: str) -> None:
-        article_id = self.bot.service.index.find_article(article)
-        summary = next(s for s in self.bot.service.index.summaries() if s.id == article_id)
-        await interaction.response.send_message(embed=article_embed(summary, summary.title), ephemeral=True)
+        collection = await collection_for(interaction, ephemeral=True)
+        article_id = collection.index.find_article(article)
+        summary = next(s for s in collection.index.summaries() if s.id == article_id)
+        await send_or_edit(interaction, embed=article_embed(summary, summary.title), ephemeral=True)
 
     @remove.autocomplete("article")
     @show.autocomplete("article")
     async def _article_choices(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        return article_choices(self.bot.service.index, current)
+        collection = await self.bot.collections.get_within(interaction.guild_id, AUTOCOMPLETE_SECONDS)
+        return article_choices(collection.index, current) if collection is not None else []

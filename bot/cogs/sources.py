@@ -7,7 +7,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from ..collections import NO_SERVER_ARTICLES
 from ..formatting import NO_PINGS, sources_pages
+from ..respond import collection_for, send_or_edit
 
 if TYPE_CHECKING:
     from ..client import ArticleBot
@@ -63,10 +65,12 @@ class SourcesCog(commands.Cog):
 
     @app_commands.command(name="sources", description="List the indexed articles and their sections.")
     async def sources(self, interaction: discord.Interaction) -> None:
-        pages = sources_pages(self.bot.service.index.summaries())
+        collection = await collection_for(interaction, ephemeral=False)  # the articles of this server only
+        empty_text = NO_SERVER_ARTICLES if collection.guild_id is not None else None
+        pages = sources_pages(collection.index.summaries(), empty_text)
         if len(pages) == 1:
-            await interaction.response.send_message(embed=pages[0], allowed_mentions=NO_PINGS)
+            await send_or_edit(interaction, embed=pages[0], allowed_mentions=NO_PINGS)
             return
         view = PageView(pages, owner_id=interaction.user.id)
-        await interaction.response.send_message(embed=pages[0], view=view, allowed_mentions=NO_PINGS)
+        await send_or_edit(interaction, embed=pages[0], view=view, allowed_mentions=NO_PINGS)
         view.message = await interaction.original_response()

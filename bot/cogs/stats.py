@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from ..checks import moderator_only
+from ..collections import Collection
 from ..formatting import ANSWER_COLOUR, DESCRIPTION_LIMIT, NO_PINGS, error_embed, escape, shorten
 from ..questionlog import IndexSize, Stats, saved_index_size
 from ..respond import defer_thinking
@@ -52,11 +53,11 @@ class StatsCog(commands.Cog):
     def __init__(self, bot: ArticleBot) -> None:
         self.bot = bot
 
-    async def _index_size(self) -> IndexSize:
+    async def _index_size(self, collection: Collection) -> IndexSize:
         """What is serving now; the update time from the saved index (else the newest article's)."""
-        summaries = self.bot.service.index.summaries()
+        summaries = collection.index.summaries()
         try:
-            saved = await asyncio.to_thread(saved_index_size, self.bot.settings.index_dir)
+            saved = await asyncio.to_thread(saved_index_size, collection.index_dir)
         except Exception as error:
             logger.warning("Could not read the saved index's manifest: %s", error)
             saved = None
@@ -68,11 +69,13 @@ class StatsCog(commands.Cog):
     @moderator_only()
     async def stats(self, interaction: discord.Interaction) -> None:
         await defer_thinking(interaction, ephemeral=True)
+        # Per server, only this server's questions, votes and index are shown.
+        collection = await self.bot.collections.get(interaction.guild_id)
         try:
-            stats = await self.bot.question_log.stats(UNANSWERED_SHOWN)
+            stats = await self.bot.question_log.stats(UNANSWERED_SHOWN, collection.stats_scope)
         except Exception as error:
             logger.warning("Could not read the question log: %s", error)
             embed = error_embed("The question log cannot be read right now; the details are in the bot's log.")
         else:
-            embed = stats_embed(stats, await self._index_size())
+            embed = stats_embed(stats, await self._index_size(collection))
         await interaction.edit_original_response(embed=embed, allowed_mentions=NO_PINGS)

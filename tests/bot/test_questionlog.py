@@ -12,6 +12,7 @@ import threading
 import pytest
 
 from bot.questionlog import (
+    EMPTY_STATS,
     EXPORT_COLUMNS,
     BackgroundQuestionLog,
     ChannelKind,
@@ -50,6 +51,29 @@ def test_files_are_private_and_members_are_hmac_hashed(tmp_path):
         assert again.hash_member(ALICE) == hashed and again.hash_member(BOB) != hashed
     with QuestionLog(tmp_path / "elsewhere") as other:  # another installation: unlinkable
         assert other.hash_member(ALICE) != hashed
+
+
+def test_stats_of_one_server_or_of_direct_messages_count_only_theirs(log):
+    first = ask(log, "Alpha, answered", guild_id=1)
+    ask(log, "Alpha, unanswered", answered=False, guild_id=1)
+    second = ask(log, "Beta, answered", guild_id=2)
+    ask(log, "Beta, unanswered", answered=False, guild_id=2)
+    ask(log, "DM, unanswered", answered=False, channel_kind=ChannelKind.DM)
+    log.record_vote(first, member_id=ALICE, helpful=True)
+    log.record_vote(second, member_id=ALICE, helpful=False)
+    log.record_vote(second, member_id=BOB, helpful=False)
+
+    alpha = log.stats(scope=1)
+    assert (alpha.questions, alpha.answered, alpha.helpful_votes, alpha.not_helpful_votes) == (2, 1, 1, 0)
+    assert [q.question for q in alpha.latest_unanswered] == ["Alpha, unanswered"]
+    beta = log.stats(scope=2)
+    assert (beta.questions, beta.answered, beta.helpful_votes, beta.not_helpful_votes) == (2, 1, 0, 2)
+    direct = log.stats(scope=None)
+    assert (direct.questions, direct.answered, direct.helpful_votes) == (1, 0, 0)
+    assert [q.question for q in direct.latest_unanswered] == ["DM, unanswered"]
+    everywhere = log.stats()
+    assert (everywhere.questions, everywhere.answered, everywhere.not_helpful_votes) == (5, 2, 2)
+    assert log.stats(scope=3) == EMPTY_STATS
 
 
 def test_one_vote_per_member_per_answer(log):

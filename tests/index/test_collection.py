@@ -72,6 +72,24 @@ def test_no_index_and_no_articles_is_a_clear_error(embedder, tmp_path):
     assert not (tmp_path / "ix").exists()
 
 
+def test_allow_empty_lets_an_emptied_folder_empty_the_index(embedder, sample_articles, tmp_path):
+    """For folders only the bot fills (a server's): removing the last article empties the collection, for good."""
+    open_index(ArticleIndex(embedder), sample_articles, tmp_path / "ix")
+    for path in sample_articles.iterdir():
+        path.unlink()
+    kept = ArticleIndex(embedder)
+    assert open_index(kept, sample_articles, tmp_path / "ix") is None  # by default the saved index keeps serving
+    assert kept.search(TRUCE).answered
+    emptied = ArticleIndex(embedder)
+    report = open_index(emptied, sample_articles, tmp_path / "ix", allow_empty=True)
+    assert report.removed == ("000_97ab4e9c0a6dbff7.txt",) and report.articles == 0
+    assert emptied.is_empty and not emptied.search(TRUCE).answered
+    reopened = ArticleIndex(embedder)
+    assert reopened.load(tmp_path / "ix") and reopened.is_empty  # saved empty: a restart does not bring it back
+    with pytest.raises(ArticlesFolderError, match="does not exist"):  # a missing folder is still an error
+        open_index(ArticleIndex(embedder), tmp_path / "gone", tmp_path / "ix2", allow_empty=True)
+
+
 @pytest.mark.parametrize(("question", "message"), [("", "empty"), ("   \n\t ", "empty"), ("why" * 3334, "under 1,000")])
 def test_bad_questions_are_refused_clearly(embedder, sample_articles, question, message):
     index = ArticleIndex(embedder)

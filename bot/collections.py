@@ -1,0 +1,177 @@
+"""Collections per server: which articles and index answer in a server, and in direct messages.
+
+With SERVER_COLLECTIONS off, one collection (ARTICLES_DIR and INDEX_DIR) serves everything, as it always has.
+With it on, each server gets its own collection under SERVER_COLLECTIONS_DIR, keyed by the server's id:
+
+    SERVER_COLLECTIONS_DIR/<server id>/articles/   what its moderators added with /article add
+    SERVER_COLLECTIONS_DIR/<server id>/index/      its saved index
+
+and the default collection serves direct messages. Cogs ask the registry for the collection of an
+interaction's or message's server and never look at the setting themselves, so a server can only ever
+reach its own articles. All collections share the one embedding model and the one question batcher."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from index import Answer, ArticleIndex, ArticleIndexError
+
+from .questionlog import EVERYWHERE, StatsScope
+from .service import QuestionEncoder, QuestionService
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+ARTICLES_FOLDER = "articles"
+INDEX_FOLDER = "index"
+NO_SERVER_ARTICLES = (
+    "This server has no articles yet, so I have nothing to quote. Moderators can add some with `/article add`."
+)
+
+
+class NoArticlesYet(ArticleIndexError):
+    """A question in a server whose collection has no articles yet (the message says what to do)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionFolders:
+    articles_dir: Path
+    index_dir: Path
+
+
+def server_folders(servers_dir: Path, guild_id: int) -> CollectionFolders:
+    """A server's articles and index folders. The id is a number, so the path cannot leave ``servers_dir``."""
+    folder = servers_dir / str(int(guild_id))
+    return CollectionFolders(folder / ARTICLES_FOLDER, folder / INDEX_FOLDER)
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    """One set of articles with its index, and whose questions its stats count."""
+
+    guild_id: int | None  # the server it belongs to; None for the default collection
+    service: QuestionService
+    stats_scope: StatsScope
+
+    @property
+    def index(self) -> ArticleIndex:
+        return self.service.index
+
+    @property
+    def articles_dir(self) -> Path:
+        return self.service.articles_dir
+
+    @property
+    def index_dir(self) -> Path:
+        return self.service.index_dir
+
+    @property
+    def name(self) -> str:
+        """For the log."""
+        return "the default collection" if self.guild_id is None else f"server {self.guild_id}'s collection"
+
+    @property
+    def has_no_articles_yet(self) -> bool:
+        """A server's collection with nothing in it, where a member is told how articles get added."""
+        return self.guild_id is not None and self.index.is_empty
+
+    async def ask(self, question: str, article: str | None = None) -> Answer:
+        if self.has_no_articles_yet:
+            raise NoArticlesYet(NO_SERVER_ARTICLES)
+        return await self.service.ask(question, article)
+
+
+class CollectionRegistry:
+    """Maps a server id (None for direct messages) to its Collection, opening a server's on first use.
+
+    Opening happens off the event loop, once however many first uses arrive together; a failed opening is
+    tried again on the next use. The model is loaded once (by the default collection's index) and handed
+    to every server's index, and one QuestionEncoder batches every collection's questions."""
+
+    def __init__(self, settings: Settings, default_index: ArticleIndex) -> None:
+        self.settings = settings
+        self.per_server = settings.server_collections
+        self.servers_dir = settings.servers_dir()
+        self._default_index = default_index
+        self.encoder = QuestionEncoder(lambda: default_index.embedder)
+        service = QuestionService(
+            default_index, settings.articles_dir, settings.index_dir, settings.top_k, encoder=self.encoder,
+            read_only=settings.index_read_only,
+        )
+        # With collections per server the default one serves direct messages only, and so do its stats.
+        self.default = Collection(None, service, None if self.per_server else EVERYWHERE)
+        self._servers: dict[int, Collection] = {}
+        self._opening: dict[int, asyncio.Task[Collection]] = {}
+
+    async def get(self, guild_id: int | None) -> Collection:
+        """The collection that answers in this server (None: in direct messages), opened if need be."""
+        if guild_id is None or not self.per_server:
+            return self.default
+        collection = self._servers.get(guild_id)
+        if collection is not None:
+            return collection
+        opening = self._opening.get(guild_id)
+        if opening is None:
+            opening = asyncio.create_task(self._open_server(guild_id), name=f"open-collection-{guild_id}")
+            self._opening[guild_id] = opening
+            opening.add_done_callback(lambda task: self._opened(guild_id, task))
+        # Shielded: a caller that gives up (an autocomplete out of time) does not stop the opening for others.
+        return await asyncio.shield(opening)
+
+    async def get_within(self, guild_id: int | None, seconds: float) -> Collection | None:
+        """The collection if it is (or gets) open within ``seconds``, else None; it goes on opening meanwhile."""
+        try:
+            return await asyncio.wait_for(self.get(guild_id), seconds)
+        except TimeoutError:
+            return None
+
+    def _opened(self, guild_id: int, task: asyncio.Task[Collection]) -> None:
+        self._opening.pop(guild_id, None)
+        if not task.cancelled() and task.exception() is not None:  # retrieved here, so callers gone are no matter
+            logger.warning("Could not open server %s's collection (tried again on next use): %s", guild_id, task.exception())
+
+    async def _open_server(self, guild_id: int) -> Collection:
+        folders = server_folders(self.servers_dir, guild_id)
+        embedder = await asyncio.to_thread(lambda: self._default_index.embedder)  # the one model, loaded once
+        await asyncio.to_thread(folders.articles_dir.mkdir, parents=True, exist_ok=True)
+        # The default index's settings (min score, weights, quote limit), with the model already loaded.
+        index = dataclasses.replace(self._default_index, embedder_source=embedder)
+        service = QuestionService(
+            index, folders.articles_dir, folders.index_dir, self.settings.top_k, encoder=self.encoder, allow_empty=True,
+            read_only=self.settings.index_read_only,
+        )
+        await service.open()
+        collection = Collection(guild_id, service, guild_id)
+        self._servers[guild_id] = collection
+        logger.info("Opened %s: %d articles", collection.name, len(index.articles()))
+        return collection
+
+    def opened(self) -> list[Collection]:
+        """Every collection open now, the default one first."""
+        return [self.default, *self._servers.values()]
+
+    def owner_of(self, path: Path) -> Collection | None:
+        """The open collection whose articles folder holds ``path`` (a server's index folder belongs to none)."""
+        path = path.resolve()
+        if path.is_relative_to(self.settings.articles_dir.resolve()):
+            return self.default
+        if not self.per_server or not path.is_relative_to(self.servers_dir.resolve()):
+            return None
+        parts = path.relative_to(self.servers_dir.resolve()).parts
+        if len(parts) < 3 or not parts[0].isdigit() or parts[1] != ARTICLES_FOLDER:
+            return None
+        return self._servers.get(int(parts[0]))  # one not open yet reads its folder when it opens
+
+    def watched_folders(self) -> list[Path]:
+        """The folders watch mode watches: the default articles folder, and every server's when per server."""
+        return [self.settings.articles_dir, self.servers_dir] if self.per_server else [self.settings.articles_dir]
+
+    async def close(self) -> None:
+        """Close every collection, after any still opening (their worker threads cannot be interrupted)."""
+        await asyncio.gather(*self._opening.values(), return_exceptions=True)
+        for collection in self.opened():
+            await collection.service.close()
+        await self.encoder.close()
