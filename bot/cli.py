@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import sys
@@ -16,7 +15,16 @@ from pydantic import ValidationError
 from index import Answer, ArticleIndex, ArticleIndexError, UpdateReport, open_index
 
 from .collections import CollectionFolders, server_folders
-from .questionlog import EMPTY_STATS, EVERYWHERE, EXPORT_COLUMNS, IndexSize, QuestionLog, QuestionLogError, Stats, saved_index_size
+from .questionlog import (
+    EMPTY_STATS,
+    EVERYWHERE,
+    IndexSize,
+    QuestionLog,
+    QuestionLogError,
+    Stats,
+    saved_index_size,
+    start_export,
+)
 from .service import load_shared_index
 from .settings import Settings
 
@@ -62,12 +70,24 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("run", help="run the Discord bot (needs DISCORD_TOKEN)")
 
-    stats = commands.add_parser("stats", help="questions asked and answered, feedback, and the index (from the bot's log)")
+    stats = commands.add_parser(
+        "stats",
+        help="questions asked and answered, feedback, and the index (from the bot's log)",
+        description="Questions asked and answered, feedback, and the index, from the bot's question log. "
+        "Questions older than QUESTION_LOG_RETENTION_DAYS are deleted from the log first.",
+    )
     stats.add_argument("--data", type=Path, help="data folder holding the question log (default: DATA_DIR, else data/)")
     stats.add_argument("--index", type=Path, help="index folder (default: INDEX_DIR, else data/index)")
     stats.add_argument("--latest", type=int, default=10, help="how many of the latest unanswered questions to list (default: 10)")
     _server_option(stats)
-    export = commands.add_parser("export", help="write the question log as CSV")
+    export = commands.add_parser(
+        "export",
+        help="write the question log as CSV",
+        description="Write the question log as CSV, one row per question, oldest first. Questions older than "
+        "QUESTION_LOG_RETENTION_DAYS are deleted from the log first. Safe to open in a spreadsheet: text cells are "
+        "quoted, and a cell that would start a formula (=, +, -, @, a tab or line break) gets a leading ' so it "
+        "shows as text; a text cell starting with ' always had one added. Ids and vote counts are plain numbers.",
+    )
     export.add_argument("--data", type=Path, help="data folder holding the question log (default: DATA_DIR, else data/)")
     export.add_argument("--output", "-o", type=Path, help="CSV file to write (default: standard output)")
     return parser
@@ -216,8 +236,9 @@ def stats_text(stats: Stats, index: IndexSize | str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _existing_log(data_dir: Path) -> QuestionLog | None:
-    log = QuestionLog(data_dir)
+def _existing_log(data_dir: Path, settings: Settings) -> QuestionLog | None:
+    """The bot's question log, if it has made one; opening it deletes questions past the retention period."""
+    log = QuestionLog(data_dir, retention_days=settings.question_log_retention_days)
     if not log.exists:
         print(f"note: no question log at {log.path} yet (the bot makes it when it starts; check DATA_DIR).", file=sys.stderr)
         return None
@@ -226,7 +247,7 @@ def _existing_log(data_dir: Path) -> QuestionLog | None:
 
 def _stats(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     try:
-        log = _existing_log(options.data or settings.data_dir)
+        log = _existing_log(options.data or settings.data_dir, settings)
         if log is None:
             stats = EMPTY_STATS
         else:
@@ -246,7 +267,7 @@ def _stats(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 def _export(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     try:
-        log = _existing_log(options.data or settings.data_dir)
+        log = _existing_log(options.data or settings.data_dir, settings)
         if options.output is None:
             _write_export(log, out)
             return 0
@@ -264,7 +285,7 @@ def _export(options: argparse.Namespace, settings: Settings, out: TextIO) -> int
 
 def _write_export(log: QuestionLog | None, out: TextIO) -> int:
     if log is None:
-        csv.writer(out, lineterminator="\n").writerow(EXPORT_COLUMNS)
+        start_export(out)  # the header alone
         return 0
     with log:
         return log.export_csv(out)

@@ -62,7 +62,9 @@ class ArticleBot(commands.Bot):
         self.collections = CollectionRegistry(settings, index)
         self.cooldowns = MemberCooldowns(settings.cooldown_questions, settings.cooldown_seconds)
         # Questions and feedback votes, written off the event loop (opened in setup_hook, closed in close).
-        self.question_log = BackgroundQuestionLog(question_log or QuestionLog(settings.data_dir))
+        self.question_log = BackgroundQuestionLog(
+            question_log or QuestionLog(settings.data_dir, retention_days=settings.question_log_retention_days)
+        )
         self._watcher: asyncio.Task[None] | None = None
         self.tree.on_error = self.on_app_command_error
 

@@ -5,6 +5,10 @@ random secret made on first use and kept beside the database (``member-id.salt``
 only). The same member always gets the same hash on one installation, so votes can be kept to one per
 member, but the hash cannot be turned back into an id without the secret, and differs between installations.
 
+Questions are kept for ``retention_days`` (the QUESTION_LOG_RETENTION_DAYS setting; 0 keeps them forever):
+older ones, with the passages their answers quoted and the votes on them, are deleted when the log opens (so the
+command line's stats and export never show them) and, in the bot, every hour after that.
+
 ``QuestionLog`` is plain, blocking code (the command line uses it as it is); the bot reaches it through
 ``BackgroundQuestionLog``, which runs every call in one worker thread, in order, off the event loop.
 Knows nothing of Discord."""
@@ -28,7 +32,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import TYPE_CHECKING, TextIO, TypeVar
+
+if TYPE_CHECKING:
+    from _csv import _writer as CsvWriter
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +44,8 @@ SALT_NAME = "member-id.salt"
 SALT_BYTES = 32
 SCHEMA_VERSION = 1
 LATEST_UNANSWERED = 10
+SECONDS_PER_DAY = 86_400
+PRUNE_EVERY_SECONDS = 3_600.0  # how often the running bot deletes questions past the retention period
 EXPORT_COLUMNS = (
     "answer_id",
     "time",
@@ -50,6 +59,10 @@ EXPORT_COLUMNS = (
     "guild_id",
     "asked_via",
 )
+# A spreadsheet app runs a cell starting with one of these as a formula (OWASP's CSV injection list, plus
+# ASVS's NUL and a line feed); a cell starting with a quote is guarded too, so the guard can always be undone.
+_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
+_SPREADSHEET_TEXT_MARK = "'"
 # A user mention typed into a question (<@123> or <@!123>) would put someone's raw id in the log.
 _USER_MENTION = re.compile(r"<@!?[0-9]+>")
 
@@ -66,6 +79,7 @@ CREATE TABLE IF NOT EXISTS questions (
     top_article TEXT                 -- the article id of the best result, answered or not
 );
 CREATE INDEX IF NOT EXISTS questions_by_time ON questions (answered, asked_at);
+CREATE INDEX IF NOT EXISTS questions_by_age ON questions (asked_at);  -- pruning finds old questions without a scan
 CREATE TABLE IF NOT EXISTS passages (   -- what an answer quoted, in its order
     question_id INTEGER NOT NULL REFERENCES questions (id) ON DELETE CASCADE,
     rank INTEGER NOT NULL,
@@ -188,6 +202,28 @@ def iso_time(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def spreadsheet_safe(text: str) -> str:
+    """A text cell for a CSV export that a spreadsheet app shows as text, never runs as a formula.
+
+    As OWASP recommends, a cell that would start a formula (``=``, ``+``, ``-``, ``@``, also after leading white
+    space; a tab, carriage return, line feed or NUL) gets a leading ``'``. So does one that already starts with
+    ``'``, which keeps the guard reversible: every exported text cell starting with ``'`` had exactly one added."""
+    first = text.lstrip()[:1]
+    if text.startswith(_FORMULA_TRIGGERS) or (first and first in "=+-@") or text.startswith(_SPREADSHEET_TEXT_MARK):
+        return _SPREADSHEET_TEXT_MARK + text
+    return text
+
+
+def start_export(out: TextIO) -> CsvWriter:
+    """A CSV writer for a question-log export, its header already written.
+
+    Every text cell is in double quotes (RFC 4180 escaping, and apps that can import quoted cells as text
+    will); numbers are bare, so spreadsheets read them as numbers."""
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
+    writer.writerow(EXPORT_COLUMNS)
+    return writer
+
+
 def scrub_mentions(text: str) -> str:
     """The text with user mentions replaced, so no member's id is stored with a question."""
     return _USER_MENTION.sub("@member", text)
@@ -196,10 +232,16 @@ def scrub_mentions(text: str) -> str:
 class QuestionLog:
     """The SQLite question log at ``data_dir/bot.sqlite3``. Thread-safe: one connection behind a lock.
 
-    ``open()`` creates the folder and database as needed; ``close()`` closes them. Usable as a context manager."""
+    ``open()`` creates the folder and database as needed and deletes questions older than ``retention_days``
+    (0: keep them all); ``close()`` closes them. Usable as a context manager. ``clock`` gives the time (Unix
+    seconds) for new rows and for the retention's cut-off."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, retention_days: float = 0, clock: Callable[[], float] = time.time) -> None:
+        if retention_days < 0:
+            raise ValueError("retention_days must be 0 (keep forever) or more")
         self.data_dir = Path(data_dir)
+        self.retention_days = retention_days
+        self._clock = clock
         self.path = self.data_dir / DATABASE_NAME
         self.salt_path = self.data_dir / SALT_NAME
         self._connection: sqlite3.Connection | None = None
@@ -228,6 +270,8 @@ class QuestionLog:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA foreign_keys=ON")
+            # Deleted questions are overwritten with zeros, not just unlinked, so they cannot be read back from the file.
+            connection.execute("PRAGMA secure_delete=ON")
             version = connection.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise QuestionLogError(
@@ -241,6 +285,11 @@ class QuestionLog:
             connection.close()
             raise
         self._connection = connection
+        try:
+            self.prune()
+        except QuestionLogError:
+            self.close()
+            raise
         return self
 
     def close(self) -> None:
@@ -333,7 +382,7 @@ class QuestionLog:
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                     (
                         question_id,
-                        time.time() if asked_at is None else asked_at,
+                        self._clock() if asked_at is None else asked_at,
                         scrub_mentions(question),
                         int(answered),
                         member,
@@ -362,7 +411,7 @@ class QuestionLog:
                 if db.execute("SELECT 1 FROM questions WHERE id = ?", (question_id,)).fetchone() is None:
                     return VoteResult(VoteOutcome.UNKNOWN_ANSWER, helpful)
                 row = db.execute("SELECT helpful FROM votes WHERE question_id = ? AND member = ?", (question_id, member)).fetchone()
-                when = time.time() if voted_at is None else voted_at
+                when = self._clock() if voted_at is None else voted_at
                 if row is None:
                     db.execute(
                         "INSERT INTO votes (question_id, member, helpful, voted_at) VALUES (?, ?, ?, ?)",
@@ -376,6 +425,28 @@ class QuestionLog:
                     (int(helpful), when, question_id, member),
                 )
                 return VoteResult(VoteOutcome.CHANGED, helpful)
+
+    def prune(self) -> int:
+        """Delete the questions asked more than ``retention_days`` ago, with their passages and votes; returns
+        how many. Does nothing when the retention is 0 (keep forever)."""
+        if not self.retention_days:
+            return 0
+        cutoff = self._clock() - self.retention_days * SECONDS_PER_DAY
+        try:
+            with self._lock:
+                db = self._db()
+                with db:
+                    db.execute("BEGIN IMMEDIATE")
+                    deleted = db.execute("DELETE FROM questions WHERE asked_at < ?", (cutoff,)).rowcount
+                if deleted:
+                    # The write-ahead log still holds the deleted rows as they were written: empty it now
+                    # (if a reader holds it, the next prune or SQLite's own checkpoints will).
+                    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as error:
+            raise QuestionLogError(f"Cannot delete old questions from the question log at {self.path}: {error}") from error
+        if deleted:
+            logger.info("Deleted %d questions older than %g days from the question log", deleted, self.retention_days)
+        return deleted
 
     # -- reading ---------------------------------------------------------------------------------
     def _read(self, sql: str, parameters: Sequence = ()) -> list[tuple]:
@@ -415,9 +486,10 @@ class QuestionLog:
         return helpful, not_helpful
 
     def export_csv(self, out: TextIO) -> int:
-        """Write the whole log as CSV (a header, then one row per question, oldest first); returns the rows written."""
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(EXPORT_COLUMNS)
+        """Write the whole log as CSV (a header, then one row per question, oldest first); returns the rows written.
+
+        Text cells are made spreadsheet-safe (``spreadsheet_safe``); ids and vote counts are written as numbers."""
+        writer = start_export(out)
         rows = self._read(
             "SELECT q.id, q.asked_at, q.question, q.answered, q.top_article,"
             " coalesce(sum(v.helpful), 0), coalesce(sum(1 - v.helpful), 0), q.member, q.channel_kind, q.guild_id, q.asked_via"
@@ -426,10 +498,10 @@ class QuestionLog:
         )
         for row in rows:
             answer_id, asked_at, question, answered, top_article, helpful, not_helpful, member, kind, guild_id, via = row
-            writer.writerow(
-                (answer_id, iso_time(asked_at), question, "yes" if answered else "no", top_article or "",
-                 helpful, not_helpful, member, kind, guild_id or "", via)
-            )
+            cells = (answer_id, iso_time(asked_at), question, "yes" if answered else "no", top_article or "",
+                     helpful, not_helpful, member, kind, guild_id or "", via)
+            # Every text cell, not just the question: article ids come from file names moderators choose.
+            writer.writerow([spreadsheet_safe(cell) if isinstance(cell, str) else cell for cell in cells])
         return len(rows)
 
 
@@ -441,11 +513,14 @@ class BackgroundQuestionLog:
     event loop never waits on the disk, and a vote is always written after the question it is about.
 
     Opening can fail (a read-only data folder, a damaged database): the bot then answers as usual without
-    logging or feedback buttons, and says so in its log."""
+    logging or feedback buttons, and says so in its log. While open, questions past the log's retention period
+    are deleted every ``prune_every`` seconds (in the same worker thread)."""
 
-    def __init__(self, log: QuestionLog) -> None:
+    def __init__(self, log: QuestionLog, prune_every: float = PRUNE_EVERY_SECONDS) -> None:
         self.log = log
+        self.prune_every = prune_every
         self._executor: ThreadPoolExecutor | None = None
+        self._pruning: asyncio.Task[None] | None = None
         self.available = False
 
     async def run(self, function: Callable[..., T], *args, **kwargs) -> T:
@@ -468,9 +543,23 @@ class BackgroundQuestionLog:
         else:
             self.available = True
             logger.info("Logging questions to %s", self.log.path)
+            if self.log.retention_days and self._pruning is None:
+                self._pruning = asyncio.create_task(self._prune_periodically(), name="question-log-pruning")
         return self.available
 
+    async def _prune_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.prune_every)
+            try:
+                await self.run(self.log.prune)
+            except Exception as error:  # a locked or full disk now may be fine next time; keep the bot answering
+                logger.warning("Could not delete old questions from the question log: %s", error)
+
     async def close(self) -> None:
+        pruning, self._pruning = self._pruning, None
+        if pruning is not None:
+            pruning.cancel()
+            await asyncio.gather(pruning, return_exceptions=True)
         executor, self._executor = self._executor, None
         if executor is None:
             return

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     server_collections: bool = False
     server_collections_dir: Path | None = None
+    # Members' questions are kept this many days (0: forever); a quarter shows trends without keeping them for good.
+    question_log_retention_days: int = Field(default=90, ge=0)
     embedding_backend: str = "onnx-int8"
     embedding_model: Path | None = None
     embedding_threads: int | None = Field(default=None, ge=1, le=64)

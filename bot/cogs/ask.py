@@ -40,7 +40,7 @@ def vote_reply(result: VoteResult) -> str:
         return f"Your vote on this answer is now: {vote}. Each member has one vote per answer."
     if result.outcome is VoteOutcome.UNCHANGED:
         return f"You already voted {vote} on this answer, so nothing changed (one vote per member per answer)."
-    return "I have no record of this answer, so your vote could not be counted."
+    return "I have no record of this answer (it may be older than the question log keeps), so your vote could not be counted."
 
 
 class FeedbackButton(
