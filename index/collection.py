@@ -5,7 +5,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -277,9 +277,7 @@ class ArticleIndex:
                 passage_vectors=passage_vectors,
                 sentence_vectors=np.concatenate(sentence_blocks) if sentence_blocks else empty,
                 keyword=keyword,
-                approximate_passages=(
-                    ApproximateIndex.build(passage_vectors) if len(passages) >= self.approximate_threshold else None
-                ),
+                approximate_passages=self._approximate_index(passage_vectors),
             )
             self._install(snapshot)
         return UpdateReport.between(old_articles, wanted, len(passages), time.perf_counter() - started, skipped)
@@ -321,8 +319,17 @@ class ArticleIndex:
         snapshot = load_snapshot(index_dir, self.model_id)
         if snapshot is None:
             return False
+        if (snapshot.approximate_passages is None) != (len(snapshot.passages) < self.approximate_threshold):
+            # saved with another threshold: follow this index's (building the approximate index if need be)
+            snapshot = replace(snapshot, approximate_passages=self._approximate_index(snapshot.passage_vectors))
         self._install(snapshot)
         return True
+
+    def _approximate_index(self, passage_vectors: np.ndarray) -> ApproximateIndex | None:
+        """The approximate passage index for a collection past the threshold; None below it (exact search)."""
+        if len(passage_vectors) < self.approximate_threshold:
+            return None
+        return ApproximateIndex.build(passage_vectors)
 
     def _install(self, snapshot: IndexSnapshot) -> None:
         """Make ``snapshot`` the one searched, once all its searches need is ready: the sentence table, the

@@ -167,6 +167,15 @@ def test_past_the_threshold_an_approximate_faiss_index_is_searched_saved_and_rel
     assert loaded.load(tmp_path / "ix")
     assert loaded.snapshot.approximate_passages.kind == "ivf-sq8"
     assert [loaded.search(q) for q in questions[:4]] == [approximate.search(q) for q in questions[:4]]
+    # the threshold of the index loading it decides: exact search below it, an approximate index built past it
+    below = ArticleIndex(embedder)
+    below.load(tmp_path / "ix")
+    assert below.snapshot.approximate_passages is None
+    assert below.search("Who founded Dunmore?").results[0].quote == exact.search("Who founded Dunmore?").results[0].quote
+    exact.save(tmp_path / "exact")
+    past = ArticleIndex(embedder, approximate_threshold=10)
+    past.load(tmp_path / "exact")
+    assert past.snapshot.approximate_passages.kind == "ivf-sq8"
 
     damaged = current_version(tmp_path / "ix") / "passage_index.faiss"
     damaged.write_bytes(damaged.read_bytes()[:100])
