@@ -390,7 +390,8 @@ class ArticleIndex:
         ``allowed`` limits the search to the passage rows [first, last)."""
         table = self.sentence_table(snapshot)
         question_vector = np.asarray(question_vector, dtype=np.float32)
-        keyword = snapshot.keyword.scores(question)
+        question_terms = snapshot.keyword.query_terms(question)
+        keyword = snapshot.keyword.scores(question_terms)
         pool = self._pool(snapshot, table, question_vector, keyword, allowed)
         if not len(pool):
             return None
@@ -411,7 +412,7 @@ class ArticleIndex:
             signals[chosen],
             snapshot.sentence_vectors,
             question_vector,
-            snapshot.keyword.query_terms(question),
+            question_terms,
             self.weights,
             self.quote_limit,
         )

@@ -3,12 +3,25 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 logger = logging.getLogger(__name__)
+
+
+# bm25s.tokenize's default token pattern: words of two or more word characters.
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+@functools.cache
+def _english_stopwords() -> frozenset[str]:
+    """The stop words bm25s.tokenize drops for stopwords="en"."""
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
 
 
 def _import_bm25s():
@@ -52,15 +65,20 @@ class KeywordIndex:
         return bm25s.tokenize(list(texts), stopwords="en", stemmer=self._stemmer(), return_ids=False, show_progress=False)
 
     def query_terms(self, question: str) -> list[str]:
-        return self.terms([question])[0]
+        """The question's terms, made as ``terms`` makes them (lower case, bm25s's token pattern, its English
+        stop words, stemmed) but without bm25s.tokenize's per-call set-up, which cost more than the BM25
+        scoring itself: every search tokenizes its question."""
+        stopwords = _english_stopwords()
+        words = [word for word in _TOKEN.findall(question.lower()) if word not in stopwords]
+        return self._stemmer().stemWords(words) if words else []
 
-    def scores(self, question: str) -> np.ndarray:
+    def scores(self, question_terms: Sequence[str]) -> np.ndarray:
+        """BM25 of every text for the question's terms (``query_terms``)."""
         if self.size == 0:
             return np.zeros(0, dtype=np.float32)
-        terms = self.query_terms(question)
-        if not terms:
+        if not question_terms:
             return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._retriever.get_scores(terms), dtype=np.float32)
+        return np.asarray(self._retriever.get_scores(list(question_terms)), dtype=np.float32)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

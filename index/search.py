@@ -9,6 +9,7 @@ candidate. A window's score adds up, with weights measured on SQuAD with cross-v
 how similar its sentences are to the question, and how many of the question's word pairs it repeats."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import astuple, dataclass, fields
 
@@ -68,8 +69,15 @@ class FusionWeights:
         return np.array([getattr(self, "focus_" + name) for name in WINDOW_FEATURES], dtype=np.float32)
 
     def window_scores(self, features: np.ndarray) -> np.ndarray:
-        focus = np.dot(features, self.focus_vector())
-        return np.dot(features, self.window_vector()) + focus * focus
+        window, focus_weights = _weight_vectors(self)
+        focus = np.dot(features, focus_weights)
+        return np.dot(features, window) + focus * focus
+
+
+@functools.lru_cache(maxsize=8)
+def _weight_vectors(weights: FusionWeights) -> tuple[np.ndarray, np.ndarray]:
+    """The window and focus weight vectors, made once per set of weights rather than on every search."""
+    return weights.window_vector(), weights.focus_vector()
 
 
 # The columns of the window feature matrix, in order (FusionWeights has a ``window_<name>`` weight for each).
@@ -261,26 +269,26 @@ def candidate_windows(table: SentenceTable, candidates: Sequence[int], limit: in
     Returns (candidate, first, last) arrays, one entry per window, ``candidate`` being the position in
     ``candidates``; a window never ends before a longer one starting a sentence earlier does (such windows
     are left out, they quote less of the same text)."""
-    cumulative = table.cumulative
-    positions, firsts, lasts = [], [], []
-    for position, passage in enumerate(candidates):
-        first_row, last_row = table.passage_first[passage], table.passage_last[passage]
-        section_first, section_last = table.section_first[first_row], table.section_last[first_row]
-        # the earliest start whose window still reaches the passage's first sentence
-        earliest = max(section_first, int(np.searchsorted(cumulative, cumulative[first_row + 1] - limit - 1, "left")))
-        earliest = min(earliest, first_row)
-        starts = np.arange(earliest, last_row + 1)
-        ends = np.searchsorted(cumulative, cumulative[starts] + limit + 1, "right") - 2
-        ends = np.maximum(np.minimum(ends, section_last), starts)
-        keep = np.ones(len(starts), dtype=bool)
-        keep[1:] = ends[1:] > np.maximum.accumulate(ends)[:-1]
-        positions.append(np.full(int(keep.sum()), position))
-        firsts.append(starts[keep])
-        lasts.append(ends[keep])
-    if not positions:
+    candidates = np.asarray(candidates, dtype=np.int64)
+    if len(candidates) == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
-    return np.concatenate(positions), np.concatenate(firsts), np.concatenate(lasts)
+    cumulative = table.cumulative
+    first_row, last_row = table.passage_first[candidates], table.passage_last[candidates]
+    section_first, section_last = table.section_first[first_row], table.section_last[first_row]
+    # the earliest start whose window still reaches the passage's first sentence
+    reach = np.searchsorted(cumulative, cumulative[first_row + 1] - limit - 1, "left")
+    earliest = np.minimum(np.maximum(section_first, reach), first_row)
+    counts = last_row - earliest + 1
+    position = np.repeat(np.arange(len(candidates)), counts)
+    starts = expand_ranges(earliest, counts)
+    ends = np.searchsorted(cumulative, cumulative[starts] + limit + 1, "right") - 2
+    ends = np.maximum(np.minimum(ends, np.repeat(section_last, counts)), starts)
+    # Ends never decrease as starts increase within a candidate: keep each candidate's first window and
+    # every window that reaches further than the one starting a sentence before it.
+    keep = np.ones(len(starts), dtype=bool)
+    keep[1:] = (ends[1:] > ends[:-1]) | (position[1:] != position[:-1])
+    return position[keep], starts[keep], ends[keep]
 
 
 def score_windows(
@@ -367,7 +375,7 @@ def choose_windows(windows: Windows, k: int, max_shared: float = 0.0) -> list[in
     shown = np.zeros(windows.last.max() + 1 if len(windows.last) else 0, dtype=bool)
     for window in np.argsort(-windows.scores, kind="stable"):
         first, last = int(windows.first[window]), int(windows.last[window])
-        if shown[first:last + 1].mean() > max_shared:
+        if np.count_nonzero(shown[first:last + 1]) > max_shared * (last - first + 1):
             continue
         chosen.append(int(window))
         shown[first:last + 1] = True

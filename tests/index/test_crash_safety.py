@@ -71,7 +71,7 @@ def snapshot_generation(snapshot: IndexSnapshot, count: int) -> int:
     assert f"gen{generation} " in article.text and f"gen{generation + 1} " not in article.text
     assert len(snapshot.passages) == count
     assert np.all(snapshot.passage_vectors == generation) and np.all(snapshot.sentence_vectors == generation)
-    assert np.all(snapshot.keyword.scores(f"gen{generation}") > 0), "the keyword index is of another generation"
+    assert np.all(snapshot.keyword.scores(snapshot.keyword.query_terms(f"gen{generation}")) > 0), "the keyword index is of another generation"
     return generation
 
 
