@@ -7,7 +7,7 @@ quotes as shown (at most 600 characters; a peer's quote is its retrieved paragra
 over the top 10. Build seconds exclude loading the model; ms/question is the median of one question at a time.
 Everyone runs on one torch (and FAISS) thread.
 
-    python bench/peers/run.py                      # everything (about half an hour on two busy cores)
+    python bench/peers/run.py                      # everything (about 15 minutes on two busy cores)
     python bench/peers/run.py --limit 300          # a quick look
     python bench/peers/run.py --peers txtai --skip-ours
 """
