@@ -23,84 +23,37 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
+sys.path.insert(0, str(PROJECT_ROOT / "bench"))
 
 from index import ArticleIndex, DEFAULT_MIN_SCORE, EmbedderSpec  # noqa: E402
 from index.errors import IndexStoreError  # noqa: E402
-
-DEFAULT_SQUAD = PROJECT_ROOT.parent / "shared" / "bench" / "squad-dev-public.json"
-_WHITESPACE = re.compile(r"\s+")
-TOP_K = 10
-
-
-def normalize(text: str) -> str:
-    return _WHITESPACE.sub(" ", text).strip().casefold()
-
-
-@dataclass(frozen=True, slots=True)
-class Question:
-    article_id: str
-    text: str
-    answers: tuple[str, ...]
-    start: int  # the source paragraph's offsets in the article file
-    end: int
-
-
-def squad_path(option: str | None) -> Path:
-    return Path(option or os.environ.get("SQUAD_PATH") or DEFAULT_SQUAD).expanduser()
-
-
-def load_squad(path: Path) -> list[dict]:
-    if not path.is_file():
-        sys.exit(
-            f"SQuAD file not found: looked for {path}\n"
-            f"(default {DEFAULT_SQUAD}; pass --squad PATH or set SQUAD_PATH)."
-        )
-    with path.open(encoding="utf-8") as handle:
-        data = json.load(handle)
-    return data["data"] if isinstance(data, dict) and "data" in data else data
-
-
-def write_articles(squad: list[dict], folder: Path) -> tuple[list[Question], dict[str, str]]:
-    """One plain-text file per article; returns the questions with their paragraphs' offsets."""
-    folder.mkdir(parents=True, exist_ok=True)
-    questions: list[Question] = []
-    texts: dict[str, str] = {}
-    for number, article in enumerate(squad):
-        title = " ".join(article["title"].replace("_", " ").split())
-        article_id = f"{number:02d}_{re.sub(r'[^A-Za-z0-9]+', '_', title).strip('_')}.txt"
-        text = title
-        for paragraph in article["paragraphs"]:
-            body = " ".join(paragraph["text"].split())
-            text += "\n\n"
-            start = len(text)
-            text += body
-            for qa in paragraph["qas"]:
-                answers = tuple(a["text"] if isinstance(a, dict) else str(a) for a in qa["answers"])
-                if answers:
-                    questions.append(Question(article_id, qa["question"], answers, start, len(text)))
-        text += "\n"
-        path = folder / article_id
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-        texts[article_id] = text
-    return questions, texts
+from squad import (  # noqa: E402  (the parts shared with bench/peers/)
+    DEFAULT_SQUAD,
+    TOP_K,
+    AnswerHits,
+    Question,
+    holds_answer,
+    load_squad,
+    median_ms,
+    read_articles,
+    sample_questions,
+    squad_path,
+    write_articles,
+)
 
 
 def open_bench_index(
-    articles: Path, index_dir: Path | None, rebuild: bool, backend: str | None = None
+    articles: Path, index_dir: Path | None, rebuild: bool, backend: str | None = None, threads: int | None = None
 ) -> tuple[ArticleIndex, dict]:
-    index = ArticleIndex(EmbedderSpec(backend=backend) if backend else EmbedderSpec())
+    """``backend`` and ``threads`` None are the library's defaults, as the CLI uses."""
+    index = ArticleIndex(EmbedderSpec(**({"backend": backend} if backend else {}), threads=threads))
     started = time.perf_counter()
     index.embedder  # load the model up front so it is not counted in the build
     timings = {"model": index.model_id, "model_load_s": time.perf_counter() - started, "loaded_saved_index": False}
@@ -131,16 +84,11 @@ def check_articles(index: ArticleIndex, texts: dict[str, str]) -> list[str]:
     return problems
 
 
-def holds_answer(quote: str, answers: tuple[str, ...]) -> bool:
-    quote = normalize(quote)
-    return any(normalize(answer) in quote for answer in answers)
-
-
 def evaluate(index: ArticleIndex, questions: list[Question]) -> dict:
-    hits = {1: 0, 3: 0, 5: 0}
+    answer_hits = AnswerHits()
     recall = {1: 0, 5: 0}
     touch = {1: 0, 5: 0}
-    highlight_hits = reciprocal = abstained = 0
+    highlight_hits = abstained = 0
     timings = []
     for question in questions:
         started = time.perf_counter()
@@ -148,28 +96,23 @@ def evaluate(index: ArticleIndex, questions: list[Question]) -> dict:
         timings.append(time.perf_counter() - started)
         results = answer.results
         abstained += not answer.answered
-        found = [holds_answer(r.quote, question.answers) for r in results]
+        answer_hits.add([r.quote for r in results], question.answers)
         inside = [r.article_id == question.article_id and question.start <= r.start and r.end <= question.end for r in results]
-        for k in hits:
-            hits[k] += any(found[:k])
         touching = [r.article_id == question.article_id and r.start < question.end and question.start < r.end for r in results]
         for k in recall:
             recall[k] += any(inside[:k])
             touch[k] += any(touching[:k])
         if results:
             highlight_hits += holds_answer(results[0].highlight, question.answers)
-        first = next((rank for rank, hit in enumerate(found, 1) if hit), None)
-        reciprocal += 1 / first if first else 0.0
     n = max(1, len(questions))
     return {
         "questions": len(questions),
-        **{f"hit@{k}": hits[k] / n for k in hits},
+        **answer_hits.figures(),
         "highlight_hit@1": highlight_hits / n,
         **{f"recall@{k}": recall[k] / n for k in recall},
         **{f"overlap@{k}": touch[k] / n for k in touch},
-        "mrr@10": reciprocal / n,
         "abstained": abstained / n,
-        "median_ms": 1000 * statistics.median(timings) if timings else 0.0,
+        "median_ms": median_ms(timings),
         "p95_ms": 1000 * sorted(timings)[int(0.95 * (len(timings) - 1))] if timings else 0.0,
     }
 
@@ -181,7 +124,7 @@ def encoder_ms(index: ArticleIndex, questions: list[Question], sample: int = 200
         started = time.perf_counter()
         index.embedder.encode([question.text])
         timings.append(time.perf_counter() - started)
-    return 1000 * statistics.median(timings) if timings else 0.0
+    return median_ms(timings)
 
 
 def abstention(index: ArticleIndex, questions: list[Question], limit: int | None) -> dict:
@@ -224,16 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
 
     squad = load_squad(squad_path(options.squad))
+    articles = read_articles(squad)
     with tempfile.TemporaryDirectory(prefix="squad-bench-") as temporary:
         folder = (options.workdir or Path(temporary)) / "articles"
-        questions, texts = write_articles(squad, folder)
+        write_articles(articles, folder)
         index, build = open_bench_index(folder, options.index_dir, options.rebuild, options.backend)
-        for problem in check_articles(index, texts):
+        for problem in check_articles(index, articles.texts):
             print(f"warning: {problem}", file=sys.stderr)
-        asked = questions
-        if options.limit:  # every n-th question, so a quick run still covers every article
-            step = max(1, len(questions) // options.limit)
-            asked = questions[::step][: options.limit]
+        asked = sample_questions(articles.questions, options.limit)
         figures = {"articles": len(squad), **build, **evaluate(index, asked), "encoder_ms": encoder_ms(index, asked)}
         if options.abstention:
             figures["abstention"] = abstention(index, asked, None)

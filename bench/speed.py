@@ -37,6 +37,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
+sys.path.insert(0, str(PROJECT_ROOT / "bench"))
 
 import numpy as np  # noqa: E402
 
@@ -44,8 +45,7 @@ from index import ArticleIndex  # noqa: E402
 from index.batching import QuestionBatcher  # noqa: E402
 from index.embedding import DEFAULT_BACKEND, Embedder, SentenceTransformerEmbedder, load_embedder  # noqa: E402
 from index.vectors import APPROXIMATE_THRESHOLD, build_index, load_index, set_threads  # noqa: E402
-
-DEFAULT_SQUAD = PROJECT_ROOT.parent / "shared" / "bench" / "squad-dev-public.json"
+from squad import DEFAULT_SQUAD, load_squad, read_articles, write_articles  # noqa: E402
 SAMPLE_QUESTION = "Who claimed that a truce deal was close?"
 PEERS = "torch fp32, default threads (peers)"
 
@@ -100,19 +100,8 @@ def percentile(values: list[float], q: float) -> float:
 # -- SQuAD articles ---------------------------------------------------------------------------------
 def squad_articles(path: Path, folder: Path) -> tuple[list[Path], list[str]]:
     """One text file per SQuAD article (title, then paragraphs) and every question."""
-    with path.open(encoding="utf-8") as handle:
-        data = json.load(handle)
-    data = data["data"] if isinstance(data, dict) and "data" in data else data
-    folder.mkdir(parents=True, exist_ok=True)
-    files, questions = [], []
-    for number, article in enumerate(data):
-        title = " ".join(article["title"].replace("_", " ").split())
-        paragraphs = [" ".join(p.get("context", p.get("text", "")).split()) for p in article["paragraphs"]]
-        file = folder / f"{number:02d}_{re.sub(r'[^A-Za-z0-9]+', '_', title).strip('_')}.txt"
-        file.write_text(title + "\n\n" + "\n\n".join(paragraphs) + "\n", encoding="utf-8")
-        files.append(file)
-        questions.extend(q["question"] for p in article["paragraphs"] for q in p["qas"])
-    return files, questions
+    articles = read_articles(load_squad(path))
+    return write_articles(articles, folder), [question.text for question in articles.questions]
 
 
 # -- embedding backends -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality  # noqa: E402  (also puts the project on sys.path)
+import squad  # noqa: E402
 
 from index.quotes import quote_text  # noqa: E402
 from index.records import Span  # noqa: E402
@@ -49,7 +50,7 @@ def window_data(index, questions, vectors, top_k: int = 10):
         windows = index._windows(snapshot, collapse_whitespace(question.text), vector, top_k, None)
         labels = np.array(
             [
-                quality.holds_answer(quote_text(texts[a], Span(spans[a].start, spans[b].end), index.quote_limit), question.answers)
+                squad.holds_answer(quote_text(texts[a], Span(spans[a].start, spans[b].end), index.quote_limit), question.answers)
                 for a, b in zip(windows.first, windows.last)
             ]
         )
@@ -136,8 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ablate", action="store_true", help="also cross-validate without each feature in turn")
     options = parser.parse_args(argv)
 
-    squad = quality.load_squad(quality.squad_path(options.squad))
-    questions, _ = quality.write_articles(squad, options.workdir / "articles")
+    articles = squad.read_articles(squad.load_squad(squad.squad_path(options.squad)))
+    squad.write_articles(articles, options.workdir / "articles")
+    questions = articles.questions
     index, _ = quality.open_bench_index(options.workdir / "articles", options.index_dir, False, options.backend)
     vectors = question_vectors(index, questions, options.index_dir / "question_vectors.npy")
     started = time.perf_counter()
