@@ -32,6 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality  # noqa: E402  (also puts the project on sys.path)
 import speed  # noqa: E402
+from squad import load_squad, read_articles, sample_questions, squad_path, write_articles  # noqa: E402
 
 from index import ArticleIndex, EmbedderSpec  # noqa: E402
 from index.collection import passage_context, sentence_context  # noqa: E402
@@ -120,12 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index-dir", type=Path, help="saved index of the real SQuAD articles, reused between runs")
     options = parser.parse_args(argv)
 
-    squad = quality.load_squad(quality.squad_path(options.squad))
+    squad = read_articles(load_squad(squad_path(options.squad)))
     work = options.workdir or Path(tempfile.mkdtemp(prefix="article-bot-scale-"))
-    questions, _ = quality.write_articles(squad, work / "articles")
+    write_articles(squad, work / "articles")
     real, _ = quality.open_bench_index(work / "articles", options.index_dir, False)
-    chosen = questions[:: max(1, len(questions) // options.questions)][: options.questions]
-    texts = [collapse_whitespace(q.text) for q in chosen]
+    texts = [collapse_whitespace(q.text) for q in sample_questions(squad.questions, options.questions)]
     question_vectors = real.embedder.encode(texts)
 
     replay = ReplayEmbedder(real.embedder, known_vectors(real))
