@@ -6,6 +6,8 @@ torch fp32 with its default threads, and flat FAISS search), so compare the rati
   embedding   index-build passages/second (ArticleIndex.index over SQuAD dev articles: chunking, passage
               and sentence vectors, BM25) and question-encoder latency, per backend. Backends take turns
               in two passes in opposite orders (builds: half the articles each), so load changes hit all alike.
+  answering   a whole answer (ArticleIndex.search) against one bare encode of the same question, on the sample
+              collection and on the SQuAD articles.
   batching    32 questions at once, through QuestionBatcher and one by one (a worker thread each, as
               QuestionService does today), with the event loop's lag meanwhile.
   start-up    wall time of `article-bot ask` (a saved index, one question) per backend, against
@@ -222,6 +224,27 @@ def measure_questions(backends: dict[str, Embedder], questions: list[str]) -> di
                 embedder.encode([question])
                 timings[name].append(1000 * (time.perf_counter() - started))
     return timings
+
+
+# -- answering --------------------------------------------------------------------------------------
+def measure_answering(embedder: Embedder, folder: Path, questions: list[str]) -> tuple[list[float], list[float], int]:
+    """Milliseconds per question for one bare encode and for a whole answer (ArticleIndex.search: encode,
+    hybrid search, quotes) over the articles in ``folder``, taken in turn; and the passages indexed."""
+    from index.loaders import load_folder
+
+    index = ArticleIndex(embedder)
+    report = index.index(load_folder(folder).articles)
+    for question in questions[:5]:  # warm up
+        index.search(question)
+    encode, answer = [], []
+    for question in questions:
+        started = time.perf_counter()
+        embedder.encode([question])
+        encode.append(1000 * (time.perf_counter() - started))
+        started = time.perf_counter()
+        index.search(question)
+        answer.append(1000 * (time.perf_counter() - started))
+    return encode, answer, report.passages
 
 
 # -- batching ---------------------------------------------------------------------------------------
@@ -490,6 +513,16 @@ def main(argv: list[str] | None = None) -> int:
             p50, p99 = percentile(timings, 50), percentile(timings, 99)
             goal = "≥ 3× (p50)" if name == label_of(DEFAULT_BACKEND) else ""
             table.add(name, f"{p50:.1f} / {p99:.1f}", f"{ratio(peer_p50, p50)} (p99 {ratio(peer_p99, p99)})", goal)
+
+        note("== answering")
+        table.section("answering a question (encode + hybrid search + quotes) against one bare encode, onnx int8: p50 ms")
+        figures["answering"] = {}
+        for name, folder in (("sample collection (articles/)", PROJECT_ROOT / "articles"), ("SQuAD dev articles", files[0].parent)):
+            encode, answer, passages = measure_answering(backends[label_of(DEFAULT_BACKEND)], folder, questions)
+            encode_p50, answer_p50 = percentile(encode, 50), percentile(answer, 50)
+            figures["answering"][name] = {"passages": passages, "encode_p50_ms": encode_p50, "answer_p50_ms": answer_p50}
+            table.add(f"{name}, {passages:,} passages: answer / encode", f"{answer_p50:.2f} / {encode_p50:.2f}",
+                      f"{answer_p50 / encode_p50:.2f}× encode", "≤ 1.3×")
 
         note("== batching")
         default = backends[DEFAULT_LABEL]

@@ -5,12 +5,11 @@
     ...
     await batcher.aclose()
 
-Questions that arrive within ``window`` seconds of the first waiting one (or until ``max_batch`` are
-waiting) are encoded by one ``embedder.encode`` call in a worker thread; each caller gets its own row.
-While a batch is being encoded, the next questions gather, so under load batches fill up by themselves
-and the window only adds to a lone question's wait. It is 2 ms by default: about one int8 question's
-encoding time (bench/speed.py), so a lone question waits at most about twice as long; with the torch
-backend (10-20 ms a question, batches of 32 ~2.6x faster than one by one) 5-10 ms pays off.
+Questions waiting together (and those arriving within ``window`` seconds of the first, up to ``max_batch``)
+are encoded by one ``embedder.encode`` call in a worker thread; each caller gets its own row. While a batch
+is being encoded, the next questions gather, so under load batches fill up by themselves. The window is
+therefore 0 by default: a lone question is encoded at once (a 2 ms window had doubled a lone int8
+question's wait), and 32 questions arriving together still go in one call (bench/speed.py).
 At most ``max_pending`` questions wait at once: beyond that ``submit`` waits for room (back-pressure),
 and if there is still none after ``full_timeout`` seconds it raises ``BatcherFull``."""
 from __future__ import annotations
@@ -27,7 +26,7 @@ from .errors import ArticleIndexError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_WINDOW = 0.002
+DEFAULT_WINDOW = 0.0
 DEFAULT_MAX_BATCH = 32
 DEFAULT_MAX_PENDING = 256
 DEFAULT_FULL_TIMEOUT = 2.0
