@@ -42,7 +42,7 @@ def question_vectors(index, questions, cache: Path | None) -> np.ndarray:
 def window_data(index, questions, vectors, top_k: int = 10):
     """Per question: (features, labels, windows) for every candidate window."""
     snapshot = index.snapshot
-    table = index.sentence_table(snapshot)
+    table = snapshot.sentence_table
     spans = [s for p in snapshot.passages for s in p.sentences]
     texts = [snapshot.articles[snapshot.passages[int(table.sentence_passage[r])].article_id].text for r in range(len(spans))]
     data = []

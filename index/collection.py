@@ -139,8 +139,6 @@ class ArticleIndex:
     _embedder: Embedder | None = field(default=None, init=False, repr=False)
     _embedder_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _update_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-    # The sentence table of the current snapshot, built once per snapshot (see sentence_table).
-    _table: tuple[IndexSnapshot, SentenceTable] | None = field(default=None, init=False, repr=False)
 
     # -- the model -------------------------------------------------------------------------------
     @property
@@ -337,7 +335,7 @@ class ArticleIndex:
         for a moment during the first question)."""
         load_faiss()
         _ = snapshot.passage_index, snapshot.sentence_index
-        self._table = (snapshot, SentenceTable.build(snapshot, snapshot.keyword.terms))
+        _ = snapshot.sentence_table
         self._snapshot = snapshot
 
     # -- searching ---------------------------------------------------------------------------------
@@ -353,15 +351,6 @@ class ArticleIndex:
         if question_vector is None:  # the bot passes one, encoded together with other questions
             question_vector = self.embedder.encode([cleaned])[0]
         return self._answer(snapshot, cleaned, question_vector, max(1, top_k), allowed)
-
-    def sentence_table(self, snapshot: IndexSnapshot) -> SentenceTable:
-        """Section bounds, quoted lengths and the term index of every sentence, made once per snapshot."""
-        cached = self._table
-        if cached is not None and cached[0] is snapshot:
-            return cached[1]
-        table = SentenceTable.build(snapshot, snapshot.keyword.terms)
-        self._table = (snapshot, table)
-        return table
 
     def _pool(
         self, snapshot: IndexSnapshot, table: SentenceTable, question_vector: np.ndarray, keyword: np.ndarray,
@@ -388,7 +377,7 @@ class ArticleIndex:
     ) -> Windows | None:
         """Every candidate quote window with its features and score; None if no passage may be searched.
         ``allowed`` limits the search to the passage rows [first, last)."""
-        table = self.sentence_table(snapshot)
+        table = snapshot.sentence_table
         question_vector = np.asarray(question_vector, dtype=np.float32)
         question_terms = snapshot.keyword.query_terms(question)
         keyword = snapshot.keyword.scores(question_terms)
@@ -424,7 +413,7 @@ class ArticleIndex:
         windows = self._windows(snapshot, question, question_vector, top_k, allowed)
         if windows is None:
             return Answer(question, False)
-        table = self.sentence_table(snapshot)
+        table = snapshot.sentence_table
         chosen = choose_windows(windows, top_k)
         best = windows.features[chosen[0]]
         signal = best[WINDOW_FEATURES.index("best_sentence")] + ANSWER_TERM_WEIGHT * best[WINDOW_FEATURES.index("terms")]

@@ -10,8 +10,11 @@ how similar its sentences are to the question, and how many of the question's wo
 from __future__ import annotations
 
 import functools
+import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import astuple, dataclass, fields
+from pathlib import Path
 
 import numpy as np
 
@@ -206,6 +209,34 @@ class SentenceTable:
         order = np.lexsort((np.asarray(pair_rows, dtype=np.int64), codes))
         self._pair_codes = codes[order]
         self._pair_rows = np.asarray(pair_rows, dtype=np.int64)[order]
+
+    # The arrays a saved table is made of, one .npy file each (the vocabulary is a JSON list, in id order).
+    SAVED_ARRAYS = (
+        "passage_first", "passage_last", "sentence_passage", "cumulative", "section_first", "section_last",
+        "idf", "_term_rows", "_term_pointer", "_pair_codes", "_pair_rows",
+    )
+
+    def save(self, folder: Path) -> None:
+        """Write the table into ``folder``, so that loading an index does not tokenize every sentence again."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in self.SAVED_ARRAYS:
+            with (folder / f"{name.lstrip('_')}.npy").open("wb") as handle:
+                np.save(handle, getattr(self, name))
+                handle.flush()
+                os.fsync(handle.fileno())
+        (folder / "vocabulary.json").write_text(json.dumps(list(self.vocabulary), ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> SentenceTable:
+        """A table saved by ``save``; its arrays are memory-mapped."""
+        table = cls.__new__(cls)
+        for name in cls.SAVED_ARRAYS:
+            setattr(table, name, np.load(folder / f"{name.lstrip('_')}.npy", mmap_mode="r", allow_pickle=False))
+        terms = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
+        table.vocabulary = {term: number for number, term in enumerate(terms)}
+        table.size = len(table.sentence_passage)
+        table._pair_base = max(1, len(table.vocabulary))
+        return table
 
     @classmethod
     def build(cls, snapshot, tokenize: Callable[[Sequence[str]], list[list[str]]]) -> SentenceTable:

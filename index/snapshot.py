@@ -10,6 +10,7 @@ import numpy as np
 
 from .keyword import KeywordIndex
 from .records import Article, Passage
+from .search import SentenceTable
 from .vectors import ExactIndex, VectorIndex
 
 
@@ -25,6 +26,13 @@ class IndexSnapshot:
     keyword: KeywordIndex  # one document per passage
     # Past vectors.APPROXIMATE_THRESHOLD passages, the approximate FAISS index the first stage searches.
     approximate_passages: VectorIndex | None = None
+    # The sentence table as saved in the index folder; made from the records when there is none.
+    saved_sentence_table: SentenceTable | None = None
+
+    @cached_property
+    def sentence_table(self) -> SentenceTable:
+        """Section bounds, quoted lengths and the term index of every sentence (see search.SentenceTable)."""
+        return self.saved_sentence_table or SentenceTable.build(self, self.keyword.terms)
 
     @cached_property
     def passage_index(self) -> VectorIndex:

@@ -1,8 +1,9 @@
 """Saving and loading the index folder.
 
 Layout: ``CURRENT`` names the version folder in use; each version holds a manifest, the records, the
-vectors (``.npy``, searched exactly by FAISS and opened memory-mapped), the keyword index and, for large
-collections, the approximate FAISS passage index. A save writes a new version beside the old one and then
+vectors (``.npy``, searched exactly by FAISS and opened memory-mapped), the keyword index, the sentence table
+(term postings and quote lengths, so a load need not tokenize every sentence) and, for large collections,
+the approximate FAISS passage index. A save writes a new version beside the old one and then
 replaces ``CURRENT`` atomically, so a crash at any point leaves the last good index loadable.
 
 Several processes (on several machines sharing a disk) may load one index folder while one process saves to
@@ -24,13 +25,15 @@ from .errors import IncompatibleIndex, IndexStoreError
 from .files import file_sha256, write_atomically
 from .keyword import KeywordIndex
 from .records import Article, Passage, Section, Span
+from .search import SentenceTable
 from .snapshot import IndexSnapshot
 from .vectors import load_index
 
 logger = logging.getLogger(__name__)
 
 # 2: passages and sentences are embedded with their article title (and section heading) as context.
-# 3: the manifest records each file's size; large collections add an approximate FAISS passage index.
+# 3: the manifest records each file's size; the sentence table is saved; large collections add an
+#    approximate FAISS passage index.
 FORMAT_VERSION = 3
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
@@ -39,6 +42,7 @@ _PASSAGE_VECTORS = "passage_vectors.npy"
 _SENTENCE_VECTORS = "sentence_vectors.npy"
 _KEYWORD = "keyword"
 _APPROXIMATE_PASSAGES = "passage_index.faiss"
+_SENTENCE_TABLE = "sentence_table"
 # Files up to this size are checked against their SHA-256 on every load; larger ones (the vectors of big
 # collections) by size only, so that opening them memory-mapped does not mean reading them whole. Saves are
 # atomic, so damage inside a large file can only come from the disk itself.
@@ -103,6 +107,7 @@ def save_snapshot(snapshot: IndexSnapshot, index_dir: Path) -> Path:
                 handle.flush()
                 os.fsync(handle.fileno())
         snapshot.keyword.save(staging / _KEYWORD)
+        snapshot.sentence_table.save(staging / _SENTENCE_TABLE)
         if snapshot.approximate_passages is not None:
             snapshot.approximate_passages.save(staging / _APPROXIMATE_PASSAGES)
         files = {
@@ -225,6 +230,7 @@ def _load_version(index_dir: Path, version: Path, model_id: str) -> IndexSnapsho
         sentence_vectors = np.load(version / _SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False)
         keyword = KeywordIndex.load(version / _KEYWORD, len(passages))
         approximate = load_index(version / _APPROXIMATE_PASSAGES) if _APPROXIMATE_PASSAGES in manifest["files"] else None
+        table = SentenceTable.load(version / _SENTENCE_TABLE)
     except IndexStoreError:
         raise
     except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError) as error:  # RuntimeError: FAISS
@@ -235,6 +241,7 @@ def _load_version(index_dir: Path, version: Path, model_id: str) -> IndexSnapsho
         passage_vectors.shape != (len(passages), dimension)
         or sentence_vectors.shape != (sentences, dimension)
         or (approximate is not None and (approximate.ntotal, approximate.dimension) != (len(passages), dimension))
+        or (table.size, len(table.passage_first)) != (sentences, len(passages))
     ):
         raise IndexStoreError(f"The index at {index_dir} is inconsistent: vector counts do not match its records.")
     return IndexSnapshot(
@@ -247,6 +254,7 @@ def _load_version(index_dir: Path, version: Path, model_id: str) -> IndexSnapsho
         sentence_vectors=sentence_vectors,
         keyword=keyword,
         approximate_passages=approximate,
+        saved_sentence_table=table,
     )
 
 
