@@ -360,7 +360,8 @@ class ArticleIndex:
         best by BM25 (or, searching one article, all of its passages), ascending."""
         if allowed is not None:
             return np.arange(*allowed)
-        if len(snapshot.passages) <= POOL_PER_SIGNAL:  # the pool would hold every passage anyway
+        if snapshot.approximate_passages is None and len(snapshot.passages) <= POOL_PER_SIGNAL:
+            # exact search would put every passage in the pool anyway
             return np.arange(len(snapshot.passages))
         found = [snapshot.passage_index.search(question_vector, POOL_PER_SIGNAL)[1][0]]
         if snapshot.sentence_index is not None:
