@@ -334,8 +334,7 @@ class ArticleIndex:
         FAISS indexes and FAISS itself (whose import, in a worker thread, would hold up the bot's event loop
         for a moment during the first question)."""
         load_faiss()
-        _ = snapshot.passage_index, snapshot.sentence_index
-        _ = snapshot.sentence_table
+        _ = snapshot.passage_index, snapshot.sentence_index, snapshot.sentence_table
         self._snapshot = snapshot
 
     # -- searching ---------------------------------------------------------------------------------
