@@ -1,6 +1,6 @@
 """Full build versus one-article incremental reload on a 1,000-article collection.
 
-    python bench/reload.py [--articles 1000] [--backend torch] [--squad PATH]
+    python bench/reload.py [--articles 1000] [--backend onnx-int8|onnx|torch] [--squad PATH]
 
 Articles are made from the public SQuAD articles in ../shared/bench/squad-dev-public.json (or SQUAD_PATH):
 each Wikipedia article's paragraphs are dealt out into short articles of two or three paragraphs, and the
@@ -48,14 +48,14 @@ def write_collection(squad: Path, folder: Path, count: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=1000)
-    parser.add_argument("--backend", default="torch")
+    parser.add_argument("--backend", help="embedding backend (default: the library's, as the bot uses)")
     parser.add_argument("--squad")
     options = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="reload-bench-"))
     try:
         folder, index_dir = workdir / "articles", workdir / "index"
         write_collection(squad_path(options.squad), folder, options.articles)
-        spec = EmbedderSpec(backend=options.backend)
+        spec = EmbedderSpec(backend=options.backend) if options.backend else EmbedderSpec()
         index = ArticleIndex(spec)
         index.embedder.encode(["warm up"])  # model loading is not part of either figure
 
@@ -74,7 +74,7 @@ def main() -> None:
         alone.index([load_article(changed, folder)])
         alone_seconds = time.perf_counter() - started
 
-        print(f"{full.articles} articles, {full.passages} passages, backend {options.backend}")
+        print(f"{full.articles} articles, {full.passages} passages, backend {spec.backend}")
         print(f"  full build (load, embed, index, save)      {full_seconds:8.2f} s")
         print(f"  reload after changing one article           {incremental_seconds:8.2f} s  (updated: {', '.join(incremental.updated)})")
         print(f"  embedding that one article on its own       {alone_seconds:8.2f} s")
