@@ -94,11 +94,9 @@ class QuestionCosines:
         return dot(np.asarray(self.passage_vectors[rows], dtype=np.float32), self.question_vector)
 
     def sentences(self, rows: np.ndarray) -> np.ndarray:
-        """The cosines of the sentence ``rows`` (an array of any shape), in its shape."""
         if self.every_sentence is not None:
             return self.every_sentence[rows]
-        distinct, where = np.unique(rows, return_inverse=True)
-        return dot(np.asarray(self.sentence_vectors[distinct], dtype=np.float32), self.question_vector)[where].reshape(rows.shape)
+        return dot(np.asarray(self.sentence_vectors[rows], dtype=np.float32), self.question_vector)
 
     def best_sentences(self, table: SentenceTable, passages: np.ndarray) -> np.ndarray:
         """The best sentence cosine of each of ``passages``."""

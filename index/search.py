@@ -368,6 +368,11 @@ class PassageWindows:
             norm=np.maximum(np.concatenate(norms) if norms else np.zeros(0, np.float32), 1e-6),
         )
 
+    def spans(self) -> tuple[np.ndarray, np.ndarray]:
+        """The first and last sentence row of the windows of each passage given (they make one run: windows
+        of a passage start and end further on one after another)."""
+        return self.first[self.pointer[:-1]], self.last[self.pointer[1:] - 1]
+
     def select(self, passages: np.ndarray) -> PassageWindows:
         """The windows of ``passages`` (rows of the passages this was built for), in their order."""
         starts = self.pointer[passages]
@@ -409,26 +414,38 @@ def score_windows(
     """Every candidate window's features and score (see WINDOW_FEATURES). ``windows`` are the candidates'
     (``owner`` their position in ``candidates``); ``candidate_signals`` holds each candidate's first-stage
     signals: passage cosine, best sentence cosine and relative BM25. ``sentence_cosines`` gives the question's
-    cosine with the sentences of any array of rows, in its shape."""
+    cosine with the sentences of an array of rows."""
     first, last = windows.first, windows.last
     term_ids, pair_codes = table.query(question_terms)
     idf = table.idf[term_ids]
     idf_total = float(idf.sum()) or 1.0
-    terms, pairs = table.term_postings(term_ids), table.pair_postings(pair_codes)
-    # every sentence of each window, padded with its last: (windows, width) rows
+    # The sentences of each candidate's windows are one run of rows (see PassageWindows.spans); ``rows`` holds
+    # the runs one after another (a sentence two candidates share comes twice: cheaper than sorting them out),
+    # ``where`` every sentence of each window, padded with its last, as (windows, width) positions in ``rows``.
+    span_first, span_last = windows.spans()
+    span_sizes = span_last - span_first + 1
+    rows = expand_ranges(span_first, span_sizes)
+    span_start = (np.cumsum(span_sizes) - span_sizes - span_first)[windows.owner]
     sizes = last - first + 1
     offsets = np.arange(int(sizes.max()) if len(sizes) else 1)
-    index = np.minimum(first[:, None] + offsets, last[:, None])
+    where = np.minimum(first[:, None] + offsets, last[:, None]) + span_start[:, None]
     inside = offsets < sizes[:, None]
-    window_dense = sentence_cosines(index)
-    coverage = (table.held_in_ranges(terms, len(term_ids), index.ravel(), index.ravel()) @ idf).reshape(index.shape) / idf_total
+    window_dense = sentence_cosines(rows)[where]
     dense_sum = (window_dense * inside).sum(axis=1)
+    # IDF-weighted shares of the question's terms held by each sentence, window and candidate passage, in one go
+    candidate_first, candidate_last = table.passage_first[candidates], table.passage_last[candidates]
+    held = table.held_in_ranges(
+        table.term_postings(term_ids), len(term_ids),
+        np.concatenate((rows, first, candidate_first)), np.concatenate((rows, last, candidate_last)),
+    )
+    shares = (held @ idf) / idf_total
+    coverage = shares[:len(rows)][where]
+    window_terms, passage_terms = shares[len(rows):len(rows) + len(first)], shares[len(rows) + len(first):]
     if len(pair_codes):
-        window_pairs = table.held_in_ranges(pairs, len(pair_codes), first, last).mean(axis=1)
+        pairs = table.held_in_ranges(table.pair_postings(pair_codes), len(pair_codes), first, last)
+        window_pairs = pairs.sum(axis=1, dtype=np.float64) / len(pair_codes)  # as .mean(), without its overhead
     else:
         window_pairs = np.zeros(len(first), dtype=np.float32)
-    # the passage's own share of terms, once per candidate
-    passage_terms = table.held_in_ranges(terms, len(term_ids), table.passage_first[candidates], table.passage_last[candidates]) @ idf / idf_total
     signals = candidate_signals[windows.owner]
     features = np.column_stack(
         [
@@ -438,7 +455,7 @@ def score_windows(
             passage_terms[windows.owner],
             window_dense.max(axis=1),
             dense_sum / inside.sum(axis=1),
-            (table.held_in_ranges(terms, len(term_ids), first, last) @ idf) / idf_total,
+            window_terms,
             coverage.max(axis=1),
             windows.outside,
             dense_sum / windows.norm,  # the centroid's cosine: sum of cosines over the norm of the summed vectors
