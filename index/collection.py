@@ -19,7 +19,6 @@ from .quotes import QUOTE_LIMIT, QuoteWindow, quote_text
 from .records import Answer, Article, ArticleSummary, Passage, SearchResult, Span
 from .search import (
     WINDOW_FEATURES,
-    best_few,
     FusionWeights,
     PassageWindows,
     SentenceTable,
@@ -29,6 +28,7 @@ from .search import (
     expand_ranges,
     fuse,
     highlight_row,
+    kth_highest,
     max_per_group,
     score_windows,
     top_indices,
@@ -77,15 +77,18 @@ class QuestionCosines:
     sentence_vectors: np.ndarray
     every_passage: np.ndarray | None = None
     every_sentence: np.ndarray | None = None
+    every_best_sentence: np.ndarray | None = None  # of each passage
 
     @classmethod
     def of(cls, snapshot: IndexSnapshot, question_vector: np.ndarray, every: bool) -> QuestionCosines:
         question_vector = np.asarray(question_vector, dtype=np.float32)
         passage_vectors, sentence_vectors = snapshot.passage_vectors, snapshot.sentence_vectors
-        if not (every and snapshot.searched_exactly):
+        if not (every and snapshot.searched_exactly and len(snapshot.passages)):
             return cls(question_vector, passage_vectors, sentence_vectors)
+        every_sentence = dot(sentence_vectors, question_vector)
         return cls(
-            question_vector, passage_vectors, sentence_vectors, dot(passage_vectors, question_vector), dot(sentence_vectors, question_vector)
+            question_vector, passage_vectors, sentence_vectors, dot(passage_vectors, question_vector), every_sentence,
+            max_per_group(every_sentence, snapshot.sentence_table.passage_first),
         )
 
     def passages(self, rows: np.ndarray) -> np.ndarray:
@@ -100,8 +103,8 @@ class QuestionCosines:
 
     def best_sentences(self, table: SentenceTable, passages: np.ndarray) -> np.ndarray:
         """The best sentence cosine of each of ``passages``."""
-        if self.every_sentence is not None:
-            return max_per_group(self.every_sentence, table.passage_first)[passages]
+        if self.every_best_sentence is not None:
+            return self.every_best_sentence[passages]
         first_rows = table.passage_first[passages]
         counts = table.passage_last[passages] - first_rows + 1
         return max_per_group(self.sentences(expand_ranges(first_rows, counts)), np.concatenate(([0], np.cumsum(counts)[:-1])))
@@ -407,14 +410,16 @@ class ArticleIndex:
         if snapshot.searched_exactly and len(snapshot.passages) <= POOL_PER_SIGNAL:
             # exact search would put every passage in the pool anyway
             return np.arange(len(snapshot.passages))
-        if cosines.every_passage is not None and cosines.every_sentence is not None:
-            found = [best_few(cosines.every_passage, POOL_PER_SIGNAL)]
-            found.append(table.sentence_passage[best_few(cosines.every_sentence, POOL_PER_SIGNAL)])
+        # as masks over all passages: cheaper than gathering and merging the lists of rows
+        pooled = (keyword > 0) & (keyword >= kth_highest(keyword, POOL_PER_SIGNAL))
+        if cosines.every_passage is not None and cosines.every_best_sentence is not None:
+            pooled |= cosines.every_passage >= kth_highest(cosines.every_passage, POOL_PER_SIGNAL)
+            # a passage holds one of the nearest sentences when its best sentence is as near
+            pooled |= cosines.every_best_sentence >= kth_highest(cosines.every_sentence, POOL_PER_SIGNAL)
         else:
-            found = [snapshot.passage_index.search(cosines.question_vector, POOL_PER_SIGNAL)[1][0]]
-        found.append(best_few(keyword, POOL_PER_SIGNAL, keyword > 0))
-        pool = np.unique(np.concatenate(found))
-        return pool[pool >= 0]
+            nearest = snapshot.passage_index.search(cosines.question_vector, POOL_PER_SIGNAL)[1][0]
+            pooled[nearest[nearest >= 0]] = True
+        return np.flatnonzero(pooled)
 
     def _windows(
         self, snapshot: IndexSnapshot, question: str, question_vector: np.ndarray, top_k: int,
@@ -434,7 +439,7 @@ class ArticleIndex:
         best_keyword = float(keyword.max()) if keyword.size else 0.0
         keyword_relative = keyword[pool] / best_keyword if best_keyword > 0 else np.zeros(len(pool), dtype=np.float32)
         fused = fuse(passage_dense, sentence_best, keyword_relative, self.weights)
-        chosen = top_indices(fused, max(top_k, CANDIDATE_PASSAGES))
+        chosen = np.array(top_indices(fused, max(top_k, CANDIDATE_PASSAGES)), dtype=np.int64)
         candidates = pool[chosen]
         every_window = snapshot.windows(self.quote_limit)
         if every_window is not None:

@@ -132,12 +132,12 @@ def fuse(
     )
 
 
-def best_few(scores: np.ndarray, k: int, among: np.ndarray | None = None) -> np.ndarray:
-    """Indices of ``k`` highest scores (of those ``among`` allows, a boolean mask), in no particular order."""
-    candidates = np.flatnonzero(among) if among is not None else np.arange(len(scores))
-    if len(candidates) <= k:
-        return candidates
-    return candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
+def kth_highest(scores: np.ndarray, k: int) -> float:
+    """The ``k``-th highest score (the lowest if there are fewer); -inf if there are none."""
+    if len(scores) == 0:
+        return -np.inf
+    position = max(0, len(scores) - k)
+    return float(np.partition(scores, position)[position])
 
 
 def top_indices(scores: np.ndarray, k: int) -> list[int]:
@@ -146,7 +146,7 @@ def top_indices(scores: np.ndarray, k: int) -> list[int]:
     if k <= 0:
         return []
     candidates = np.argpartition(-scores, k - 1)[:k]
-    return [int(i) for i in candidates[np.argsort(-scores[candidates], kind="stable")]]
+    return candidates[np.argsort(-scores[candidates], kind="stable")].tolist()
 
 
 # -- per-index sentence data ------------------------------------------------------------------------------------
@@ -474,7 +474,7 @@ def choose_windows(windows: Windows, k: int, max_shared: float = 0.0) -> list[in
     firsts, lasts = windows.first.tolist(), windows.last.tolist()
     for window in np.argsort(-windows.scores, kind="stable").tolist():
         rows = range(firsts[window], lasts[window] + 1)
-        if sum(row in shown for row in rows) > max_shared * len(rows):
+        if len(shown.intersection(rows)) > max_shared * len(rows):
             continue
         chosen.append(window)
         shown.update(rows)
