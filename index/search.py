@@ -277,12 +277,11 @@ class SentenceTable:
         # searchsorted answers for every column at once instead of one call per term.
         return rows[expand_ranges(starts, counts)] + np.repeat(np.arange(len(counts)) * self.size, counts)
 
-    def held_in_ranges(self, postings: np.ndarray, columns: int, first: np.ndarray, last: np.ndarray) -> np.ndarray:
-        """(len(first), columns) booleans: whether a row of first[i]..last[i] (inclusive) holds column j's term
-        (or pair), ``postings`` being what ``term_postings`` (or ``pair_postings``) gave for the columns."""
-        shift = np.arange(columns) * self.size
-        lowest = np.searchsorted(postings, first[:, None] + shift, "left")
-        return np.searchsorted(postings, last[:, None] + shift, "right") > lowest
+    def rows_before(self, postings: np.ndarray, columns: int, bounds: np.ndarray) -> np.ndarray:
+        """(len(bounds), columns): how many rows holding column j's term (or pair) come before each of the
+        sentence rows ``bounds``, ``postings`` being what ``term_postings`` (or ``pair_postings``) gave for the
+        columns. Rows a..b hold the term when the count before b + 1 exceeds the count before a."""
+        return np.searchsorted(postings, bounds[:, None] + np.arange(columns) * self.size)
 
 
 # -- windows --------------------------------------------------------------------------------------------------
@@ -419,49 +418,58 @@ def score_windows(
     term_ids, pair_codes = table.query(question_terms)
     idf = table.idf[term_ids]
     idf_total = float(idf.sum()) or 1.0
-    # The sentences of each candidate's windows are one run of rows (see PassageWindows.spans); ``rows`` holds
-    # the runs one after another (a sentence two candidates share comes twice: cheaper than sorting them out),
-    # ``where`` every sentence of each window, padded with its last, as (windows, width) positions in ``rows``.
+    # The sentences of each candidate's windows are one run of rows (see PassageWindows.spans). ``bounds`` holds
+    # each run and the row after it, one run after another (a sentence two candidates share comes twice:
+    # cheaper than sorting them out); rows are looked up by their position there, ``shift`` away from the row.
     span_first, span_last = windows.spans()
-    span_sizes = span_last - span_first + 1
-    rows = expand_ranges(span_first, span_sizes)
-    span_start = (np.cumsum(span_sizes) - span_sizes - span_first)[windows.owner]
+    span_sizes = span_last - span_first + 2
+    bounds = expand_ranges(span_first, span_sizes)
+    shift = (np.cumsum(span_sizes) - span_sizes - span_first)[windows.owner]
+    first_at, last_at = first + shift, last + shift
+    # every sentence of each window, padded with its last: (windows, width) positions in ``bounds``
     sizes = last - first + 1
     offsets = np.arange(int(sizes.max()) if len(sizes) else 1)
-    where = np.minimum(first[:, None] + offsets, last[:, None]) + span_start[:, None]
+    where = np.minimum(first_at[:, None] + offsets, last_at[:, None])
     inside = offsets < sizes[:, None]
-    window_dense = sentence_cosines(rows)[where]
+    window_dense = sentence_cosines(np.minimum(bounds, table.size - 1))[where]  # (a run's last bound is never used)
     dense_sum = (window_dense * inside).sum(axis=1)
-    # IDF-weighted shares of the question's terms held by each sentence, window and candidate passage, in one go
-    candidate_first, candidate_last = table.passage_first[candidates], table.passage_last[candidates]
-    held = table.held_in_ranges(
-        table.term_postings(term_ids), len(term_ids),
-        np.concatenate((rows, first, candidate_first)), np.concatenate((rows, last, candidate_last)),
+    # IDF-weighted shares of the question's terms held by each sentence, window and candidate passage
+    terms_before = table.rows_before(table.term_postings(term_ids), len(term_ids), bounds)
+    candidate_shift = shift[windows.pointer[:-1]]
+    candidate_first = table.passage_first[candidates] + candidate_shift
+    candidate_last = table.passage_last[candidates] + candidate_shift
+    held = np.concatenate(
+        (
+            terms_before[1:] > terms_before[:-1],  # each sentence
+            terms_before[last_at + 1] > terms_before[first_at],  # each window
+            terms_before[candidate_last + 1] > terms_before[candidate_first],  # each candidate passage
+        )
     )
     shares = (held @ idf) / idf_total
-    coverage = shares[:len(rows)][where]
-    window_terms, passage_terms = shares[len(rows):len(rows) + len(first)], shares[len(rows) + len(first):]
+    coverage = shares[where]
+    window_terms = shares[len(bounds) - 1:len(bounds) - 1 + len(first)]
+    passage_terms = shares[len(bounds) - 1 + len(first):]
     if len(pair_codes):
-        pairs = table.held_in_ranges(table.pair_postings(pair_codes), len(pair_codes), first, last)
+        pairs_before = table.rows_before(table.pair_postings(pair_codes), len(pair_codes), bounds)
+        pairs = pairs_before[last_at + 1] > pairs_before[first_at]
         window_pairs = pairs.sum(axis=1, dtype=np.float64) / len(pair_codes)  # as .mean(), without its overhead
     else:
         window_pairs = np.zeros(len(first), dtype=np.float32)
-    signals = candidate_signals[windows.owner]
-    features = np.column_stack(
-        [
-            signals[:, 0],
-            signals[:, 1],
-            signals[:, 2],
-            passage_terms[windows.owner],
-            window_dense.max(axis=1),
-            dense_sum / inside.sum(axis=1),
-            window_terms,
-            coverage.max(axis=1),
-            windows.outside,
-            dense_sum / windows.norm,  # the centroid's cosine: sum of cosines over the norm of the summed vectors
-            window_pairs,
-        ]
-    ).astype(np.float32)
+    columns = (  # WINDOW_FEATURES after the three first-stage signals
+        passage_terms[windows.owner],
+        window_dense.max(axis=1),
+        dense_sum / inside.sum(axis=1),
+        window_terms,
+        coverage.max(axis=1),
+        windows.outside,
+        dense_sum / windows.norm,  # the centroid's cosine: sum of cosines over the norm of the summed vectors
+        window_pairs,
+    )
+    # filled column by column: cheaper than stacking them (each is cast to float32 as it is copied in)
+    features = np.empty((len(first), len(WINDOW_FEATURES)), dtype=np.float32)
+    features[:, :3] = candidate_signals[windows.owner]
+    for column, values in enumerate(columns, 3):
+        features[:, column] = values
     return Windows(windows.passage, first, last, features, weights.window_scores(features), window_dense, coverage)
 
 
