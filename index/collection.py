@@ -377,9 +377,9 @@ class ArticleIndex:
         return ApproximateIndex.build(passage_vectors)
 
     def _install(self, snapshot: IndexSnapshot) -> None:
-        """Make ``snapshot`` the one searched, once all its searches need is ready: the sentence table and
-        quote windows, the FAISS index and FAISS itself (whose import, in a worker thread, would hold up the bot's event loop
-        for a moment during the first question)."""
+        """Make ``snapshot`` the one searched, once all its searches need is ready: the sentence table, the
+        quote windows, the FAISS index and FAISS itself (whose import, in a worker thread, would hold up the
+        bot's event loop for a moment during the first question)."""
         load_faiss()
         _ = snapshot.passage_index, snapshot.sentence_table, snapshot.windows(self.quote_limit)
         self._snapshot = snapshot
@@ -399,8 +399,7 @@ class ArticleIndex:
         return self._answer(snapshot, cleaned, question_vector, max(1, top_k), allowed)
 
     def _pool(
-        self, snapshot: IndexSnapshot, table: SentenceTable, cosines: QuestionCosines, keyword: np.ndarray,
-        allowed: tuple[int, int] | None,
+        self, snapshot: IndexSnapshot, cosines: QuestionCosines, keyword: np.ndarray, allowed: tuple[int, int] | None
     ) -> np.ndarray:
         """The passages the first stage ranks: the nearest passages and sentences (by the approximate FAISS
         index past its threshold, of every cosine below it) and the best by BM25 (or, searching one article,
@@ -431,7 +430,7 @@ class ArticleIndex:
         cosines = QuestionCosines.of(snapshot, question_vector, every=allowed is None)
         question_terms = snapshot.keyword.query_terms(question)
         keyword = snapshot.keyword.scores(question_terms)
-        pool = self._pool(snapshot, table, cosines, keyword, allowed)
+        pool = self._pool(snapshot, cosines, keyword, allowed)
         if not len(pool):
             return None
         passage_dense = cosines.passages(pool)

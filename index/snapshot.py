@@ -44,7 +44,9 @@ class IndexSnapshot:
 
     @property
     def searched_exactly(self) -> bool:
-        """Whether every passage and sentence vector is scored for each question (no approximate index)."""
+        """Whether every passage and sentence vector is scored for each question: below the approximate
+        threshold. Past it there is no sentence index (an approximate one would cost some 400 bytes per
+        sentence): the approximate passage index is searched, and sentences are scored for candidates only."""
         return self.approximate_passages is None
 
     def windows(self, limit: int) -> PassageWindows | None:
