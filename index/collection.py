@@ -20,6 +20,7 @@ from .records import Answer, Article, ArticleSummary, Passage, SearchResult, Spa
 from .search import (
     WINDOW_FEATURES,
     FusionWeights,
+    PassageWindows,
     SentenceTable,
     Windows,
     choose_windows,
@@ -27,6 +28,7 @@ from .search import (
     expand_ranges,
     fuse,
     highlight_row,
+    kth_highest,
     max_per_group,
     score_windows,
     top_indices,
@@ -61,6 +63,51 @@ def passage_context(article: Article, passage: Passage) -> str:
 def sentence_context(article: Article, sentence: Span) -> str:
     """What the model embeds for a sentence: the sentence after its article's title."""
     return f"{article.title}: {article.text[sentence.start:sentence.end]}"
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionCosines:
+    """The question's cosine similarity with passages and sentences, by row. When the whole of a collection
+    searched exactly is searched, every one is computed up front (two products over all vectors cost less
+    than the FAISS searches and the row gathers they replace, and each later look-up is an index); otherwise
+    they are computed for the rows asked."""
+
+    question_vector: np.ndarray
+    passage_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    every_passage: np.ndarray | None = None
+    every_sentence: np.ndarray | None = None
+    every_best_sentence: np.ndarray | None = None  # of each passage
+
+    @classmethod
+    def of(cls, snapshot: IndexSnapshot, question_vector: np.ndarray, every: bool) -> QuestionCosines:
+        question_vector = np.asarray(question_vector, dtype=np.float32)
+        passage_vectors, sentence_vectors = snapshot.passage_vectors, snapshot.sentence_vectors
+        if not (every and snapshot.searched_exactly and len(snapshot.passages)):
+            return cls(question_vector, passage_vectors, sentence_vectors)
+        every_sentence = dot(sentence_vectors, question_vector)
+        return cls(
+            question_vector, passage_vectors, sentence_vectors, dot(passage_vectors, question_vector), every_sentence,
+            max_per_group(every_sentence, snapshot.sentence_table.passage_first),
+        )
+
+    def passages(self, rows: np.ndarray) -> np.ndarray:
+        if self.every_passage is not None:
+            return self.every_passage[rows]
+        return dot(np.asarray(self.passage_vectors[rows], dtype=np.float32), self.question_vector)
+
+    def sentences(self, rows: np.ndarray) -> np.ndarray:
+        if self.every_sentence is not None:
+            return self.every_sentence[rows]
+        return dot(np.asarray(self.sentence_vectors[rows], dtype=np.float32), self.question_vector)
+
+    def best_sentences(self, table: SentenceTable, passages: np.ndarray) -> np.ndarray:
+        """The best sentence cosine of each of ``passages``."""
+        if self.every_best_sentence is not None:
+            return self.every_best_sentence[passages]
+        first_rows = table.passage_first[passages]
+        counts = table.passage_last[passages] - first_rows + 1
+        return max_per_group(self.sentences(expand_ranges(first_rows, counts)), np.concatenate(([0], np.cumsum(counts)[:-1])))
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,10 +378,10 @@ class ArticleIndex:
 
     def _install(self, snapshot: IndexSnapshot) -> None:
         """Make ``snapshot`` the one searched, once all its searches need is ready: the sentence table, the
-        FAISS indexes and FAISS itself (whose import, in a worker thread, would hold up the bot's event loop
-        for a moment during the first question)."""
+        quote windows, the FAISS index and FAISS itself (whose import, in a worker thread, would hold up the
+        bot's event loop for a moment during the first question)."""
         load_faiss()
-        _ = snapshot.passage_index, snapshot.sentence_index, snapshot.sentence_table
+        _ = snapshot.passage_index, snapshot.sentence_table, snapshot.windows(self.quote_limit)
         self._snapshot = snapshot
 
     # -- searching ---------------------------------------------------------------------------------
@@ -352,26 +399,26 @@ class ArticleIndex:
         return self._answer(snapshot, cleaned, question_vector, max(1, top_k), allowed)
 
     def _pool(
-        self, snapshot: IndexSnapshot, table: SentenceTable, question_vector: np.ndarray, keyword: np.ndarray,
-        allowed: tuple[int, int] | None,
+        self, snapshot: IndexSnapshot, cosines: QuestionCosines, keyword: np.ndarray, allowed: tuple[int, int] | None
     ) -> np.ndarray:
-        """The passages the first stage ranks: the nearest passages and sentences by the FAISS indexes and the
-        best by BM25 (or, searching one article, all of its passages), ascending."""
+        """The passages the first stage ranks: the nearest passages and sentences (by the approximate FAISS
+        index past its threshold, of every cosine below it) and the best by BM25 (or, searching one article,
+        all of its passages), ascending."""
         if allowed is not None:
             return np.arange(*allowed)
-        if snapshot.approximate_passages is None and len(snapshot.passages) <= POOL_PER_SIGNAL:
+        if snapshot.searched_exactly and len(snapshot.passages) <= POOL_PER_SIGNAL:
             # exact search would put every passage in the pool anyway
             return np.arange(len(snapshot.passages))
-        found = [snapshot.passage_index.search(question_vector, POOL_PER_SIGNAL)[1][0]]
-        if snapshot.sentence_index is not None:
-            rows = snapshot.sentence_index.search(question_vector, POOL_PER_SIGNAL)[1][0]
-            found.append(table.sentence_passage[rows[rows >= 0]])
-        matching = np.flatnonzero(keyword > 0)
-        if len(matching) > POOL_PER_SIGNAL:
-            matching = matching[np.argpartition(-keyword[matching], POOL_PER_SIGNAL - 1)[:POOL_PER_SIGNAL]]
-        found.append(matching)
-        pool = np.unique(np.concatenate(found))
-        return pool[pool >= 0]
+        # as masks over all passages: cheaper than gathering and merging the lists of rows
+        pooled = (keyword > 0) & (keyword >= kth_highest(keyword, POOL_PER_SIGNAL))
+        if cosines.every_passage is not None and cosines.every_best_sentence is not None:
+            pooled |= cosines.every_passage >= kth_highest(cosines.every_passage, POOL_PER_SIGNAL)
+            # a passage holds one of the nearest sentences when its best sentence is as near
+            pooled |= cosines.every_best_sentence >= kth_highest(cosines.every_sentence, POOL_PER_SIGNAL)
+        else:
+            nearest = snapshot.passage_index.search(cosines.question_vector, POOL_PER_SIGNAL)[1][0]
+            pooled[nearest[nearest >= 0]] = True
+        return np.flatnonzero(pooled)
 
     def _windows(
         self, snapshot: IndexSnapshot, question: str, question_vector: np.ndarray, top_k: int,
@@ -380,32 +427,32 @@ class ArticleIndex:
         """Every candidate quote window with its features and score; None if no passage may be searched.
         ``allowed`` limits the search to the passage rows [first, last)."""
         table = snapshot.sentence_table
-        question_vector = np.asarray(question_vector, dtype=np.float32)
+        cosines = QuestionCosines.of(snapshot, question_vector, every=allowed is None)
         question_terms = snapshot.keyword.query_terms(question)
         keyword = snapshot.keyword.scores(question_terms)
-        pool = self._pool(snapshot, table, question_vector, keyword, allowed)
+        pool = self._pool(snapshot, cosines, keyword, allowed)
         if not len(pool):
             return None
-        # Exact scores for the pool only: vectors are read row by row (memory-mapped for a saved index).
-        passage_dense = dot(np.asarray(snapshot.passage_vectors[pool], dtype=np.float32), question_vector)
-        first_rows = table.passage_first[pool]
-        counts = table.passage_last[pool] - first_rows + 1
-        sentence_rows = expand_ranges(first_rows, counts)
-        sentence_dense = dot(np.asarray(snapshot.sentence_vectors[sentence_rows], dtype=np.float32), question_vector)
-        sentence_best = max_per_group(sentence_dense, np.concatenate(([0], np.cumsum(counts)[:-1])))
+        passage_dense = cosines.passages(pool)
+        sentence_best = cosines.best_sentences(table, pool)
         best_keyword = float(keyword.max()) if keyword.size else 0.0
         keyword_relative = keyword[pool] / best_keyword if best_keyword > 0 else np.zeros(len(pool), dtype=np.float32)
-        signals = np.column_stack([passage_dense, sentence_best, keyword_relative]).astype(np.float32)
-        chosen = top_indices(fuse(signals[:, 0], signals[:, 1], signals[:, 2], self.weights), max(top_k, CANDIDATE_PASSAGES))
+        fused = fuse(passage_dense, sentence_best, keyword_relative, self.weights)
+        chosen = np.array(top_indices(fused, max(top_k, CANDIDATE_PASSAGES)), dtype=np.int64)
+        candidates = pool[chosen]
+        every_window = snapshot.windows(self.quote_limit)
+        if every_window is not None:
+            windows = every_window.select(candidates)
+        else:
+            windows = PassageWindows.build(table, snapshot.sentence_vectors, candidates, self.quote_limit)
         return score_windows(
             table,
-            pool[chosen],
-            signals[chosen],
-            snapshot.sentence_vectors,
-            question_vector,
+            candidates,
+            windows,
+            np.column_stack([passage_dense[chosen], sentence_best[chosen], keyword_relative[chosen]]).astype(np.float32),
+            cosines.sentences,
             question_terms,
             self.weights,
-            self.quote_limit,
         )
 
     def _answer(

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import load_mapped
 from .records import Passage
 from .text import collapse_whitespace
 
@@ -131,13 +132,21 @@ def fuse(
     )
 
 
+def kth_highest(scores: np.ndarray, k: int) -> float:
+    """The ``k``-th highest score (the lowest if there are fewer); -inf if there are none."""
+    if len(scores) == 0:
+        return -np.inf
+    position = max(0, len(scores) - k)
+    return float(np.partition(scores, position)[position])
+
+
 def top_indices(scores: np.ndarray, k: int) -> list[int]:
     """Indices of the ``k`` highest scores, best first."""
     k = min(k, int(np.isfinite(scores).sum()))
     if k <= 0:
         return []
     candidates = np.argpartition(-scores, k - 1)[:k]
-    return [int(i) for i in candidates[np.argsort(-scores[candidates], kind="stable")]]
+    return candidates[np.argsort(-scores[candidates], kind="stable")].tolist()
 
 
 # -- per-index sentence data ------------------------------------------------------------------------------------
@@ -231,7 +240,7 @@ class SentenceTable:
         """A table saved by ``save``; its arrays are memory-mapped."""
         table = cls.__new__(cls)
         for name in cls.SAVED_ARRAYS:
-            setattr(table, name, np.load(folder / f"{name.lstrip('_')}.npy", mmap_mode="r", allow_pickle=False))
+            setattr(table, name, load_mapped(folder / f"{name.lstrip('_')}.npy"))
         terms = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
         table.vocabulary = {term: number for number, term in enumerate(terms)}
         table.size = len(table.sentence_passage)
@@ -253,28 +262,26 @@ class SentenceTable:
         pairs = np.array(list(dict.fromkeys(a * self._pair_base + b for a, b in zip(ids, ids[1:]) if a != b)), dtype=np.int64)
         return distinct, pairs
 
-    def term_presence(self, rows: np.ndarray, term_ids: np.ndarray) -> np.ndarray:
-        """(len(rows), len(term_ids)) booleans: which of the sorted sentence ``rows`` hold each term."""
-        present = np.zeros((len(rows), len(term_ids)), dtype=bool)
-        for column, term in enumerate(term_ids):
-            postings = self._term_rows[self._term_pointer[term]:self._term_pointer[term + 1]]
-            present[:, column] = _sorted_contains(postings, rows)
-        return present
+    def term_postings(self, term_ids: np.ndarray) -> np.ndarray:
+        """The sentence rows holding each of ``term_ids``, as one sorted array (see ``held_in_ranges``)."""
+        starts = self._term_pointer[term_ids]
+        return self._keyed(self._term_rows, starts, self._term_pointer[term_ids + 1] - starts)
 
-    def pair_presence(self, rows: np.ndarray, pair_codes: np.ndarray) -> np.ndarray:
-        present = np.zeros((len(rows), len(pair_codes)), dtype=bool)
-        for column, code in enumerate(pair_codes):
-            first, last = np.searchsorted(self._pair_codes, [code, code + 1])
-            present[:, column] = _sorted_contains(self._pair_rows[first:last], rows)
-        return present
+    def pair_postings(self, pair_codes: np.ndarray) -> np.ndarray:
+        """The sentence rows holding each adjacent term pair of ``pair_codes``, as ``term_postings``."""
+        starts = np.searchsorted(self._pair_codes, pair_codes, "left")
+        return self._keyed(self._pair_rows, starts, np.searchsorted(self._pair_codes, pair_codes, "right") - starts)
 
+    def _keyed(self, rows: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        # Column c's rows shifted by c * size: the lists follow each other in one sorted array, so a single
+        # searchsorted answers for every column at once instead of one call per term.
+        return rows[expand_ranges(starts, counts)] + np.repeat(np.arange(len(counts)) * self.size, counts)
 
-def _sorted_contains(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
-    """For each needle, whether the sorted ``haystack`` holds it."""
-    if len(haystack) == 0:
-        return np.zeros(len(needles), dtype=bool)
-    positions = np.minimum(np.searchsorted(haystack, needles), len(haystack) - 1)
-    return haystack[positions] == needles
+    def rows_before(self, postings: np.ndarray, columns: int, bounds: np.ndarray) -> np.ndarray:
+        """(len(bounds), columns): how many rows holding column j's term (or pair) come before each of the
+        sentence rows ``bounds``, ``postings`` being what ``term_postings`` (or ``pair_postings``) gave for the
+        columns. Rows a..b hold the term when the count before b + 1 exceeds the count before a."""
+        return np.searchsorted(postings, bounds[:, None] + np.arange(columns) * self.size)
 
 
 # -- windows --------------------------------------------------------------------------------------------------
@@ -288,8 +295,8 @@ class Windows:
     last: np.ndarray
     features: np.ndarray
     scores: np.ndarray
-    # per sentence row of ``rows``: cosine similarity and share of question terms, for the highlight
-    rows: np.ndarray
+    # per window, per sentence first, first + 1, ... (padded with the last one): cosine similarity and share
+    # of the question's terms, for the highlight
     sentence_dense: np.ndarray
     sentence_terms: np.ndarray
 
@@ -322,94 +329,163 @@ def candidate_windows(table: SentenceTable, candidates: Sequence[int], limit: in
     return position[keep], starts[keep], ends[keep]
 
 
+@dataclass(frozen=True, slots=True)
+class PassageWindows:
+    """The quote windows of some passages (candidate_windows) with what about them does not depend on the
+    question. A collection searched exactly has them made once for all its passages (IndexSnapshot.windows)
+    and each search selects its candidates'; a larger one makes them per search, for the candidates only."""
+
+    pointer: np.ndarray  # the windows of the i-th passage given are pointer[i]:pointer[i + 1]
+    owner: np.ndarray  # per window: the position of its passage among the passages given
+    passage: np.ndarray  # per window: its passage's row
+    first: np.ndarray
+    last: np.ndarray
+    outside: np.ndarray  # share of the window's sentences outside its passage
+    norm: np.ndarray  # norm of the sum of its sentence vectors (at least 1e-6), for the centroid's cosine
+
+    # windows whose sums are made together, bounding the memory a snapshot's table takes to make
+    CHUNK = 8192
+
+    @classmethod
+    def build(cls, table: SentenceTable, sentence_vectors: np.ndarray, passages: np.ndarray, limit: int) -> PassageWindows:
+        passages = np.asarray(passages, dtype=np.int64)
+        owner, first, last = candidate_windows(table, passages, limit)
+        passage = passages[owner]
+        passage_first, passage_last = table.passage_first[passage], table.passage_last[passage]
+        shared = np.maximum(0, np.minimum(last, passage_last) - np.maximum(first, passage_first) + 1)
+        norms = [
+            window_norms(sentence_vectors, first[start:start + cls.CHUNK], last[start:start + cls.CHUNK])
+            for start in range(0, len(first), cls.CHUNK)
+        ]
+        return cls(
+            pointer=np.searchsorted(owner, np.arange(len(passages) + 1)),
+            owner=owner,
+            passage=passage,
+            first=first,
+            last=last,
+            outside=1.0 - shared / (last - first + 1),
+            norm=np.maximum(np.concatenate(norms) if norms else np.zeros(0, np.float32), 1e-6),
+        )
+
+    def spans(self) -> tuple[np.ndarray, np.ndarray]:
+        """The first and last sentence row of the windows of each passage given (they make one run: windows
+        of a passage start and end further on one after another)."""
+        return self.first[self.pointer[:-1]], self.last[self.pointer[1:] - 1]
+
+    def select(self, passages: np.ndarray) -> PassageWindows:
+        """The windows of ``passages`` (rows of the passages this was built for), in their order."""
+        starts = self.pointer[passages]
+        counts = self.pointer[np.asarray(passages) + 1] - starts
+        picked = expand_ranges(starts, counts)
+        return PassageWindows(
+            pointer=np.concatenate(([0], np.cumsum(counts))),
+            owner=np.repeat(np.arange(len(counts)), counts),
+            passage=self.passage[picked],
+            first=self.first[picked],
+            last=self.last[picked],
+            outside=self.outside[picked],
+            norm=self.norm[picked],
+        )
+
+
+def window_norms(sentence_vectors: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """The norm of the sum of each window's sentence vectors (rows first..last), as float32."""
+    if len(first) == 0:
+        return np.zeros(0, dtype=np.float32)
+    rows = np.unique(expand_ranges(first, last - first + 1))
+    # sums as differences of running totals over the rows windows hold; in float64, so that subtracting
+    # two large totals leaves the small window sum exact to float32
+    totals = np.zeros((len(rows) + 1, sentence_vectors.shape[1]), dtype=np.float64)
+    np.cumsum(sentence_vectors[rows], axis=0, dtype=np.float64, out=totals[1:])
+    sums = totals[np.searchsorted(rows, last) + 1] - totals[np.searchsorted(rows, first)]
+    return np.sqrt(np.einsum("ij,ij->i", sums, sums)).astype(np.float32)
+
+
 def score_windows(
     table: SentenceTable,
-    candidates: Sequence[int],
+    candidates: np.ndarray,
+    windows: PassageWindows,
     candidate_signals: np.ndarray,
-    sentence_vectors: np.ndarray,
-    question_vector: np.ndarray,
+    sentence_cosines: Callable[[np.ndarray], np.ndarray],
     question_terms: Sequence[str],
     weights: FusionWeights,
-    limit: int,
 ) -> Windows:
-    """Every candidate window's features and score (see WINDOW_FEATURES). ``candidate_signals`` holds each
-    candidate's first-stage signals: passage cosine, best sentence cosine and relative BM25. Only the vectors
-    of the sentences that windows hold are read."""
-    position, first, last = candidate_windows(table, candidates, limit)
-    passage = np.asarray(candidates, dtype=np.int64)[position]
-    rows = np.unique(expand_ranges(first, last - first + 1))
+    """Every candidate window's features and score (see WINDOW_FEATURES). ``windows`` are the candidates'
+    (``owner`` their position in ``candidates``); ``candidate_signals`` holds each candidate's first-stage
+    signals: passage cosine, best sentence cosine and relative BM25. ``sentence_cosines`` gives the question's
+    cosine with the sentences of an array of rows."""
+    first, last = windows.first, windows.last
     term_ids, pair_codes = table.query(question_terms)
     idf = table.idf[term_ids]
     idf_total = float(idf.sum()) or 1.0
-    present = table.term_presence(rows, term_ids)
-    pairs = table.pair_presence(rows, pair_codes)
-    local_first = np.searchsorted(rows, first)
-    local_last = np.searchsorted(rows, last)
-    vectors = np.asarray(sentence_vectors[rows], dtype=np.float32)
-    dense = dot(vectors, question_vector)
-    coverage = (present @ idf) / idf_total
-
-    def union_share(matrix: np.ndarray, weight: np.ndarray | None, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        if matrix.shape[1] == 0:
-            return np.zeros(len(lo), dtype=np.float32)
-        counts = np.vstack([np.zeros((1, matrix.shape[1]), dtype=np.int64), np.cumsum(matrix, axis=0)])
-        held = (counts[hi + 1] - counts[lo]) > 0
-        if weight is None:
-            return held.mean(axis=1)
-        return (held @ weight) / idf_total
-
-    width = int((local_last - local_first).max()) + 1 if len(first) else 1
-    offsets = np.arange(width)
-    index = np.minimum(local_first[:, None] + offsets, local_last[:, None])
-    inside = offsets <= (local_last - local_first)[:, None]
-    window_dense = dense[index]
-    best_sentence = window_dense.max(axis=1)
-    mean_sentence = (window_dense * inside).sum(axis=1) / inside.sum(axis=1)
-    sentence_terms = coverage[index].max(axis=1)
-    window_terms = union_share(present, idf, local_first, local_last)
-    window_pairs = union_share(pairs, None, local_first, local_last)
-    # the passage's own share of terms: its sentences are all among ``rows``
-    passage_lo = np.searchsorted(rows, table.passage_first[passage])
-    passage_hi = np.searchsorted(rows, table.passage_last[passage])
-    passage_terms = union_share(present, idf, passage_lo, passage_hi)
-    candidate_first, candidate_last = table.passage_first[passage], table.passage_last[passage]
-    shared = np.maximum(0, np.minimum(last, candidate_last) - np.maximum(first, candidate_first) + 1)
-    outside = 1.0 - shared / (last - first + 1)
-    # cosine of the window's centroid: sum of cosines over the norm of the summed vectors
-    summed = np.vstack([np.zeros((1, vectors.shape[1]), dtype=np.float32), np.cumsum(vectors, axis=0)])
-    window_sum = summed[local_last + 1] - summed[local_first]
+    # The sentences of each candidate's windows are one run of rows (see PassageWindows.spans). ``bounds`` holds
+    # each run and the row after it, one run after another (a sentence two candidates share comes twice:
+    # cheaper than sorting them out); rows are looked up by their position there, ``shift`` away from the row.
+    span_first, span_last = windows.spans()
+    span_sizes = span_last - span_first + 2
+    bounds = expand_ranges(span_first, span_sizes)
+    shift = (np.cumsum(span_sizes) - span_sizes - span_first)[windows.owner]
+    first_at, last_at = first + shift, last + shift
+    # every sentence of each window, padded with its last: (windows, width) positions in ``bounds``
+    sizes = last - first + 1
+    offsets = np.arange(int(sizes.max()) if len(sizes) else 1)
+    where = np.minimum(first_at[:, None] + offsets, last_at[:, None])
+    inside = offsets < sizes[:, None]
+    window_dense = sentence_cosines(np.minimum(bounds, table.size - 1))[where]  # (a run's last bound is never used)
     dense_sum = (window_dense * inside).sum(axis=1)
-    centroid = dense_sum / np.maximum(np.linalg.norm(window_sum, axis=1), 1e-6)
-    signals = candidate_signals[position]
-    features = np.column_stack(
-        [
-            signals[:, 0],
-            signals[:, 1],
-            signals[:, 2],
-            passage_terms,
-            best_sentence,
-            mean_sentence,
-            window_terms,
-            sentence_terms,
-            outside,
-            centroid,
-            window_pairs,
-        ]
-    ).astype(np.float32)
-    return Windows(passage, first, last, features, weights.window_scores(features), rows, dense, coverage)
+    # IDF-weighted shares of the question's terms held by each sentence, window and candidate passage
+    terms_before = table.rows_before(table.term_postings(term_ids), len(term_ids), bounds)
+    candidate_shift = shift[windows.pointer[:-1]]
+    candidate_first = table.passage_first[candidates] + candidate_shift
+    candidate_last = table.passage_last[candidates] + candidate_shift
+    held = np.concatenate(
+        (
+            terms_before[1:] > terms_before[:-1],  # each sentence
+            terms_before[last_at + 1] > terms_before[first_at],  # each window
+            terms_before[candidate_last + 1] > terms_before[candidate_first],  # each candidate passage
+        )
+    )
+    shares = (held @ idf) / idf_total
+    coverage = shares[where]
+    window_terms = shares[len(bounds) - 1:len(bounds) - 1 + len(first)]
+    passage_terms = shares[len(bounds) - 1 + len(first):]
+    if len(pair_codes):
+        pairs_before = table.rows_before(table.pair_postings(pair_codes), len(pair_codes), bounds)
+        pairs = pairs_before[last_at + 1] > pairs_before[first_at]
+        window_pairs = pairs.sum(axis=1, dtype=np.float64) / len(pair_codes)  # as .mean(), without its overhead
+    else:
+        window_pairs = np.zeros(len(first), dtype=np.float32)
+    columns = (  # WINDOW_FEATURES after the three first-stage signals
+        passage_terms[windows.owner],
+        window_dense.max(axis=1),
+        dense_sum / inside.sum(axis=1),
+        window_terms,
+        coverage.max(axis=1),
+        windows.outside,
+        dense_sum / windows.norm,  # the centroid's cosine: sum of cosines over the norm of the summed vectors
+        window_pairs,
+    )
+    # filled column by column: cheaper than stacking them (each is cast to float32 as it is copied in)
+    features = np.empty((len(first), len(WINDOW_FEATURES)), dtype=np.float32)
+    features[:, :3] = candidate_signals[windows.owner]
+    for column, values in enumerate(columns, 3):
+        features[:, column] = values
+    return Windows(windows.passage, first, last, features, weights.window_scores(features), window_dense, coverage)
 
 
 def choose_windows(windows: Windows, k: int, max_shared: float = 0.0) -> list[int]:
     """The best ``k`` windows that do not repeat each other: at most ``max_shared`` of a window's sentences may
     have been quoted by a better one (none by default). Two windows may come from the same long passage."""
     chosen: list[int] = []
-    shown = np.zeros(windows.last.max() + 1 if len(windows.last) else 0, dtype=bool)
-    for window in np.argsort(-windows.scores, kind="stable"):
-        first, last = int(windows.first[window]), int(windows.last[window])
-        if np.count_nonzero(shown[first:last + 1]) > max_shared * (last - first + 1):
+    shown: set[int] = set()
+    # plain Python over lists: a handful of short windows, where numpy's per-call cost would dominate
+    firsts, lasts = windows.first.tolist(), windows.last.tolist()
+    for window in np.argsort(-windows.scores, kind="stable").tolist():
+        rows = range(firsts[window], lasts[window] + 1)
+        if len(shown.intersection(rows)) > max_shared * len(rows):
             continue
-        chosen.append(int(window))
-        shown[first:last + 1] = True
+        chosen.append(window)
+        shown.update(rows)
         if len(chosen) == k:
             break
     return chosen
@@ -417,10 +493,8 @@ def choose_windows(windows: Windows, k: int, max_shared: float = 0.0) -> list[in
 
 def highlight_row(windows: Windows, window: int, term_weight: float) -> int:
     """The sentence row of the window that best answers: cosine similarity plus weighted share of terms."""
-    lo = int(np.searchsorted(windows.rows, windows.first[window]))
-    hi = int(np.searchsorted(windows.rows, windows.last[window]))
-    scores = windows.sentence_dense[lo:hi + 1] + term_weight * windows.sentence_terms[lo:hi + 1]
-    return int(windows.rows[lo + int(np.argmax(scores))])
+    scores = windows.sentence_dense[window] + term_weight * windows.sentence_terms[window]
+    return int(windows.first[window]) + int(np.argmax(scores))  # the padding repeats the last sentence: never first
 
 
 def weights_from_vectors(window: Sequence[float], focus: Sequence[float], base: FusionWeights | None = None) -> FusionWeights:

@@ -3,14 +3,14 @@
 Updates build a new snapshot and swap it in, so a search always sees one consistent state."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
 from .keyword import KeywordIndex
 from .records import Article, Passage
-from .search import SentenceTable
+from .search import PassageWindows, SentenceTable
 from .vectors import ExactIndex, VectorIndex
 
 
@@ -28,6 +28,8 @@ class IndexSnapshot:
     approximate_passages: VectorIndex | None = None
     # The sentence table as saved in the index folder; made from the records when there is none.
     saved_sentence_table: SentenceTable | None = None
+    # PassageWindows of every passage, by quote limit (see ``windows``)
+    _windows: dict[int, PassageWindows] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @cached_property
     def sentence_table(self) -> SentenceTable:
@@ -36,15 +38,27 @@ class IndexSnapshot:
 
     @cached_property
     def passage_index(self) -> VectorIndex:
-        """The passage index the first stage searches: approximate for large collections, exact otherwise."""
+        """The passage index: approximate for large collections, which the first stage searches; exact
+        otherwise (searches then score every passage themselves, see ArticleIndex._pool)."""
         return self.approximate_passages or ExactIndex(self.passage_vectors)
 
-    @cached_property
-    def sentence_index(self) -> VectorIndex | None:
-        """Exact search over every sentence while the collection is small. Large collections have none: an
-        approximate sentence index would cost some 400 bytes per sentence, so there sentences are scored
-        for the candidate passages only."""
-        return None if self.approximate_passages is not None else ExactIndex(self.sentence_vectors)
+    @property
+    def searched_exactly(self) -> bool:
+        """Whether every passage and sentence vector is scored for each question: below the approximate
+        threshold. Past it there is no sentence index (an approximate one would cost some 400 bytes per
+        sentence): the approximate passage index is searched, and sentences are scored for candidates only."""
+        return self.approximate_passages is None
+
+    def windows(self, limit: int) -> PassageWindows | None:
+        """The quote windows of every passage for quotes of at most ``limit`` characters, made once, for a
+        collection searched exactly: each search then only selects its candidates'. None for a larger one,
+        whose searches make their candidates' windows (all of them would take long to make, and memory)."""
+        if not self.searched_exactly:
+            return None
+        if limit not in self._windows:
+            passages = np.arange(len(self.passages))
+            self._windows[limit] = PassageWindows.build(self.sentence_table, self.sentence_vectors, passages, limit)
+        return self._windows[limit]
 
     @cached_property
     def sentence_starts(self) -> np.ndarray:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import IncompatibleIndex, IndexStoreError
-from .files import file_sha256, write_atomically
+from .files import file_sha256, load_mapped, write_atomically
 from .keyword import KeywordIndex
 from .records import Article, Passage, Section, Span
 from .search import SentenceTable
@@ -226,8 +226,8 @@ def _load_version(index_dir: Path, version: Path, model_id: str) -> IndexSnapsho
             for a, section, start, end, flat in records["passages"]
         )
         # Memory-mapped: pages are read as searches touch them, and several processes share them.
-        passage_vectors = np.load(version / _PASSAGE_VECTORS, mmap_mode="r", allow_pickle=False)
-        sentence_vectors = np.load(version / _SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False)
+        passage_vectors = load_mapped(version / _PASSAGE_VECTORS)
+        sentence_vectors = load_mapped(version / _SENTENCE_VECTORS)
         keyword = KeywordIndex.load(version / _KEYWORD, len(passages))
         approximate = load_index(version / _APPROXIMATE_PASSAGES) if _APPROXIMATE_PASSAGES in manifest["files"] else None
         table = SentenceTable.load(version / _SENTENCE_TABLE)
