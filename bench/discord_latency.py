@@ -22,8 +22,7 @@ sys.path[:0] = [str(PROJECT), str(PROJECT / "tests")]
 
 from fakediscord import FakeDiscord, point_discord_py_at  # noqa: E402
 
-from bot.client import ArticleBot  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from bench.load import bench_bot, percentile  # noqa: E402
 
 QUESTIONS = [
     "Who claimed that a truce deal was close?",
@@ -34,31 +33,10 @@ QUESTIONS = [
 ]
 
 
-class BenchBot(ArticleBot):
-    async def before_identify_hook(self, shard_id, *, initial=False):
-        return None
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
 async def measure(asks: int) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="latency-"))
-    shutil.copytree(PROJECT / "articles", workdir / "articles")
     async with FakeDiscord(validate=False) as fake, point_discord_py_at(fake):
-        settings = Settings(
-            _env_file=None,
-            discord_token=fake.token,
-            articles_dir=workdir / "articles",
-            index_dir=workdir / "index",
-            discord_api_base_url=fake.api_base,
-            discord_gateway_url=fake.gateway_url,
-            cooldown_seconds=0,
-            log_level="WARNING",
-        )
-        bot = BenchBot(settings, guild_ready_timeout=0.1)
+        bot = bench_bot(fake, workdir, cooldown_seconds=0)
         started = time.perf_counter()
         await bot.login(fake.token)
         task = asyncio.create_task(bot.connect())
@@ -75,7 +53,7 @@ async def measure(asks: int) -> None:
         await bot.close()
         await task
     shutil.rmtree(workdir, ignore_errors=True)
-    print(f"/ask on the sample article, {asks} asks one after another (backend {settings.embedding_backend}):")
+    print(f"/ask on the sample article, {asks} asks one after another (backend {bot.settings.embedding_backend}):")
     for name, values in (("first response", first), ("answer visible", final)):
         print(
             f"  {name:15} median {statistics.median(values):7.1f} ms   p90 {percentile(values, 0.9):7.1f} ms"

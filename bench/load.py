@@ -192,34 +192,41 @@ def report(run: LoadRun, fake) -> tuple[str, bool]:
     return "\n".join(lines), ok
 
 
-async def main_async(members: int, asks: int, burst_pause: float, validate: bool, freeze: bool = True) -> int:
+def bench_bot(fake, workdir: Path, **settings):
+    """The real ArticleBot, connected to ``fake``, serving a copy of the sample articles made in ``workdir``
+    (index and data there too), without discord.py's 5-second wait before IDENTIFY. EMBEDDING_BACKEND in the
+    environment picks the backend; ``settings`` override the rest."""
     from bot.client import ArticleBot
-    from bot.runner import settle_heap
     from bot.settings import Settings
+
+    class BenchBot(ArticleBot):
+        async def before_identify_hook(self, shard_id, *, initial=False):
+            return None
+
+    shutil.copytree(PROJECT / "articles", workdir / "articles")
+    values = dict(
+        _env_file=None,
+        discord_token=fake.token,
+        articles_dir=workdir / "articles",
+        index_dir=workdir / "index",
+        data_dir=workdir / "data",
+        discord_api_base_url=fake.api_base,
+        discord_gateway_url=fake.gateway_url,
+        log_level="WARNING",
+        **({"embedding_backend": os.environ["EMBEDDING_BACKEND"]} if "EMBEDDING_BACKEND" in os.environ else {}),
+    )
+    return BenchBot(Settings(**{**values, **settings}), guild_ready_timeout=0.1)
+
+
+async def main_async(members: int, asks: int, burst_pause: float, validate: bool, freeze: bool = True) -> int:
+    from bot.runner import settle_heap
     from fakediscord import FakeDiscord, point_discord_py_at
 
     workdir = Path(tempfile.mkdtemp(prefix="load-"))
-    shutil.copytree(PROJECT / "articles", workdir / "articles")
     try:
         async with FakeDiscord(validate=validate) as fake, point_discord_py_at(fake):
-            settings = Settings(
-                _env_file=None,
-                discord_token=fake.token,
-                articles_dir=workdir / "articles",
-                index_dir=workdir / "index",
-                data_dir=workdir / "data",
-                discord_api_base_url=fake.api_base,
-                discord_gateway_url=fake.gateway_url,
-                cooldown_questions=100_000,  # the load is the point here, not the per-member limit
-                cooldown_seconds=60,
-                log_level="WARNING",
-                **({"embedding_backend": os.environ["EMBEDDING_BACKEND"]} if "EMBEDDING_BACKEND" in os.environ else {}),
-            )
-            class BenchBot(ArticleBot):  # the real bot without discord.py's 5-second wait before IDENTIFY
-                async def before_identify_hook(self, shard_id, *, initial=False):
-                    return None
-
-            bot = BenchBot(settings, guild_ready_timeout=0.1)
+            # the load is the point here, not the per-member limit
+            bot = bench_bot(fake, workdir, cooldown_questions=100_000, cooldown_seconds=60)
             started = time.perf_counter()
             await bot.login(fake.token)
             if freeze:
@@ -228,7 +235,7 @@ async def main_async(members: int, asks: int, burst_pause: float, validate: bool
             await fake.wait_for_commands(1, timeout=300)
             await fake.wait_for_ready(timeout=300)
             print(f"bot ready in {time.perf_counter() - started:.1f} s (model load + index build + login);"
-                  f" backend {settings.embedding_backend}, request validation {'on' if validate else 'off'}")
+                  f" backend {bot.settings.embedding_backend}, request validation {'on' if validate else 'off'}")
             await bot.service.ask(QUESTIONS[0])  # warm-up, as a running bot would be
             people = []
             for number in range(members):
