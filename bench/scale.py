@@ -99,7 +99,7 @@ def open_in_fresh_process(index_dir: Path, question: str) -> dict:
         "kb = lambda key: int(status[key].split()[0]) / 1024;"
         "print(json.dumps({'open_s': opened, 'first_answer_s': answered,"
         " 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,"
-        " 'anon_mb': kb('RssAnon'), 'file_mb': kb('RssFile'), 'kind': index.snapshot.passage_index.kind}))"
+        " 'anon_mb': kb('RssAnon'), 'file_mb': kb('RssFile'), 'approximate': index.snapshot.approximate_passages is not None}))"
     )
     env = {**os.environ, "PYTHONPATH": str(quality.PROJECT_ROOT)}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
@@ -157,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
 
     table = speed.Table()
     table.section(f"ArticleIndex at {report.passages:,} passages ({report.articles:,} articles, {len(texts)} questions)")
-    table.add("index kind", f"{approximate.snapshot.passage_index.kind} / exact")
+    kind = approximate.snapshot.approximate_passages.kind if approximate.snapshot.approximate_passages else "exact"
+    table.add("index kind", f"{kind} / exact")
     table.add("build without embedding", f"{build_s:.0f} s (save {save_s:.1f} s)")
     table.add("open + first answer, fresh process", f"{fresh['open_s']:.1f} s + {fresh['first_answer_s'] - fresh['open_s']:.2f} s")
     table.add("peak RSS of that process; then private / mapped files",

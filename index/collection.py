@@ -36,7 +36,7 @@ from .search import (
 from .snapshot import IndexSnapshot
 from .store import load_snapshot, save_snapshot
 from .text import collapse_whitespace
-from .vectors import APPROXIMATE_THRESHOLD, ApproximateIndex, load_faiss
+from .vectors import APPROXIMATE_THRESHOLD, ApproximateIndex
 
 logger = logging.getLogger(__name__)
 
@@ -377,11 +377,10 @@ class ArticleIndex:
         return ApproximateIndex.build(passage_vectors)
 
     def _install(self, snapshot: IndexSnapshot) -> None:
-        """Make ``snapshot`` the one searched, once all its searches need is ready: the sentence table, the
-        quote windows, the FAISS index and FAISS itself (whose import, in a worker thread, would hold up the
-        bot's event loop for a moment during the first question)."""
-        load_faiss()
-        _ = snapshot.passage_index, snapshot.sentence_table, snapshot.windows(self.quote_limit)
+        """Make ``snapshot`` the one searched, once all its searches need is ready: the sentence table and the
+        quote windows. (A snapshot with an approximate index has imported FAISS when building or opening it,
+        so the first question never waits for that import, which would hold up the bot's event loop.)"""
+        _ = snapshot.sentence_table, snapshot.windows(self.quote_limit)
         self._snapshot = snapshot
 
     # -- searching ---------------------------------------------------------------------------------
@@ -415,8 +414,9 @@ class ArticleIndex:
             pooled |= cosines.every_passage >= kth_highest(cosines.every_passage, POOL_PER_SIGNAL)
             # a passage holds one of the nearest sentences when its best sentence is as near
             pooled |= cosines.every_best_sentence >= kth_highest(cosines.every_sentence, POOL_PER_SIGNAL)
-        else:
-            nearest = snapshot.passage_index.search(cosines.question_vector, POOL_PER_SIGNAL)[1][0]
+        else:  # past the threshold: the approximate FAISS index's nearest passages
+            assert snapshot.approximate_passages is not None
+            nearest = snapshot.approximate_passages.search(cosines.question_vector, POOL_PER_SIGNAL)[1][0]
             pooled[nearest[nearest >= 0]] = True
         return np.flatnonzero(pooled)
 

@@ -11,7 +11,7 @@ import numpy as np
 from .keyword import KeywordIndex
 from .records import Article, Passage
 from .search import PassageWindows, SentenceTable
-from .vectors import ExactIndex, VectorIndex
+from .vectors import VectorIndex
 
 
 @dataclass(frozen=True)
@@ -35,12 +35,6 @@ class IndexSnapshot:
     def sentence_table(self) -> SentenceTable:
         """Section bounds, quoted lengths and the term index of every sentence (see search.SentenceTable)."""
         return self.saved_sentence_table or SentenceTable.build(self, self.keyword.terms)
-
-    @cached_property
-    def passage_index(self) -> VectorIndex:
-        """The passage index: approximate for large collections, which the first stage searches; exact
-        otherwise (searches then score every passage themselves, see ArticleIndex._pool)."""
-        return self.approximate_passages or ExactIndex(self.passage_vectors)
 
     @property
     def searched_exactly(self) -> bool:
