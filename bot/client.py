@@ -118,6 +118,10 @@ class ArticleBot(commands.Bot):
             shards_text(self.settings),
         )
 
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Removed from a server (or the server was deleted): its collection need not stay in memory."""
+        self.collections.release(guild.id)
+
     def dispatch(self, event_name: str, /, *args, **kwargs) -> None:
         # discord.py clears its loop on close but still dispatches 'disconnect' afterwards, which would
         # leave un-awaited event coroutines behind; once closing, there is nobody left to handle events.

@@ -8,12 +8,17 @@ With it on, each server gets its own collection under SERVER_COLLECTIONS_DIR, ke
 
 and the default collection serves direct messages. Cogs ask the registry for the collection of an
 interaction's or message's server and never look at the setting themselves, so a server can only ever
-reach its own articles. All collections share the one embedding model and the one question batcher."""
+reach its own articles. All collections share the one embedding model and the one question batcher.
+
+At most SERVER_COLLECTIONS_OPEN server collections stay open: opening one more closes the least recently
+used, and a server the bot leaves has its collection closed. Their folders stay on disk, so a closed
+collection reopens from its saved index on its next use."""
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,8 +108,10 @@ class CollectionRegistry:
         )
         # With collections per server the default one serves direct messages only, and so do its stats.
         self.default = Collection(None, service, None if self.per_server else EVERYWHERE)
-        self._servers: dict[int, Collection] = {}
+        self.max_open = settings.server_collections_open
+        self._servers: OrderedDict[int, Collection] = OrderedDict()  # least recently used first
         self._opening: dict[int, asyncio.Task[Collection]] = {}
+        self._closing: dict[int, asyncio.Task[None]] = {}  # by server id
 
     async def get(self, guild_id: int | None) -> Collection:
         """The collection that answers in this server (None: in direct messages), opened if need be."""
@@ -112,6 +119,7 @@ class CollectionRegistry:
             return self.default
         collection = self._servers.get(guild_id)
         if collection is not None:
+            self._servers.move_to_end(guild_id)
             return collection
         opening = self._opening.get(guild_id)
         if opening is None:
@@ -134,6 +142,9 @@ class CollectionRegistry:
             logger.warning("Could not open server %s's collection (tried again on next use): %s", guild_id, task.exception())
 
     async def _open_server(self, guild_id: int) -> Collection:
+        closing = self._closing.get(guild_id)
+        if closing is not None:  # closed a moment ago: let its last reload finish writing the index first
+            await asyncio.gather(closing, return_exceptions=True)
         folders = server_folders(self.servers_dir, guild_id)
         embedder = await asyncio.to_thread(lambda: self._default_index.embedder)  # the one model, loaded once
         await asyncio.to_thread(folders.articles_dir.mkdir, parents=True, exist_ok=True)
@@ -147,7 +158,29 @@ class CollectionRegistry:
         collection = Collection(guild_id, service, guild_id)
         self._servers[guild_id] = collection
         logger.info("Opened %s: %d articles", collection.name, len(index.articles()))
+        while len(self._servers) > self.max_open:
+            _, least_used = self._servers.popitem(last=False)
+            self._close_later(least_used, "it was the least recently used of more than SERVER_COLLECTIONS_OPEN")
         return collection
+
+    def _close_later(self, collection: Collection, reason: str) -> None:
+        """Close a collection already out of the registry without making the caller wait for a reload it
+        may be running; questions it is answering finish from the index they hold."""
+        logger.info("Closing %s: %s", collection.name, reason)
+        assert collection.guild_id is not None
+        guild_id = collection.guild_id
+        task = asyncio.create_task(collection.service.close(), name=f"close-collection-{guild_id}")
+        self._closing[guild_id] = task
+        task.add_done_callback(lambda _: self._closing.pop(guild_id, None) if self._closing.get(guild_id) is task else None)
+
+    def release(self, guild_id: int) -> bool:
+        """Close a server's collection (the bot left the server); its folders stay, should the bot come back.
+        False if it was not open."""
+        collection = self._servers.pop(guild_id, None)
+        if collection is None:
+            return False
+        self._close_later(collection, "the bot left that server")
+        return True
 
     def opened(self) -> list[Collection]:
         """Every collection open now, the default one first."""
@@ -174,4 +207,5 @@ class CollectionRegistry:
         await asyncio.gather(*self._opening.values(), return_exceptions=True)
         for collection in self.opened():
             await collection.service.close()
+        await asyncio.gather(*self._closing.values(), return_exceptions=True)
         await self.encoder.close()

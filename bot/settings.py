@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     server_collections: bool = False
     server_collections_dir: Path | None = None
+    # Server collections kept open at once; past it the least recently used is closed (its files stay on disk).
+    server_collections_open: int = Field(default=100, ge=1)
     # Members' questions are kept this many days (0: forever); a quarter shows trends without keeping them for good.
     question_log_retention_days: int = Field(default=90, ge=0)
     embedding_backend: str = "onnx-int8"

@@ -200,3 +200,27 @@ def test_the_operator_builds_and_asks_a_servers_collection_from_the_terminal(tmp
     assert "Haniyeh" not in capsys.readouterr().out
     assert main(["ask", TIDES_QUESTION]) == 0  # without --server: the default collection, as before
     assert "moon's gravity" not in capsys.readouterr().out
+
+
+async def test_a_server_collection_is_closed_when_the_bot_leaves_and_when_others_need_the_room(
+    fake_discord, start_bot, tmp_path
+):
+    servers = await two_servers(fake_discord, start_bot, tmp_path, server_collections_open=1)
+    registry = servers.running.bot.collections
+    await servers.add(servers.alpha, "tides.md", TIDES)
+    await servers.add(servers.beta, "tides.md", OTHER_TIDES)
+    # Only one server collection stays open: beta's use closed alpha's, whose files stay on disk ...
+    assert [c.guild_id for c in registry.opened()] == [None, servers.beta.id]
+    assert (servers.articles_of(servers.alpha) / "tides.md").read_bytes() == TIDES
+    # ... and it reopens from them on its next question, answering as before.
+    assert "moon's gravity" in await servers.ask(servers.alpha, TIDES_QUESTION)
+    assert [c.guild_id for c in registry.opened()] == [None, servers.alpha.id]
+
+    await fake_discord.remove_bot_from(servers.alpha)
+    for _ in range(100):
+        if [c.guild_id for c in registry.opened()] == [None]:
+            break
+        await asyncio.sleep(0.05)
+    assert [c.guild_id for c in registry.opened()] == [None]
+    assert (servers.articles_of(servers.alpha) / "tides.md").read_bytes() == TIDES  # kept, should the bot come back
+    assert "harbour master" in await servers.ask(servers.beta, TIDES_QUESTION)

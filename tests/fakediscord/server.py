@@ -215,6 +215,12 @@ class FakeDiscord:
             guild.members.append(FakeMember(self.bot_user))
         self.guilds.append(guild)
 
+    async def remove_bot_from(self, guild: FakeGuild) -> None:
+        """The bot is kicked from (or leaves) the guild: it is gone from the fake, and the bot gets GUILD_DELETE."""
+        session = self.gateway.session_for(guild.id)
+        self.guilds.remove(guild)
+        await self.gateway.dispatch("GUILD_DELETE", {"id": str(guild.id)}, session=session)
+
     def add_role(self, guild: FakeGuild, name: str, *, permissions: int = 0, **kw: Any) -> FakeRole:
         role = FakeRole(new_id(), name, permissions=permissions, position=len(guild.roles), **kw)
         guild.roles.append(role)
