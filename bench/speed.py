@@ -6,8 +6,8 @@ torch fp32 with its default threads, and flat FAISS search), so compare the rati
   embedding   index-build passages/second (ArticleIndex.index over SQuAD dev articles: chunking, passage
               and sentence vectors, BM25) and question-encoder latency, per backend. Backends take turns
               in two passes in opposite orders (builds: half the articles each), so load changes hit all alike.
-  answering   a whole answer (ArticleIndex.search) against one bare encode of the same question, on the sample
-              collection and on the SQuAD articles.
+  answering   a whole answer (ArticleIndex.search) against one bare encode of the same question with the same
+              backend (onnx int8, onnx fp32, torch fp32), on the sample collection and on the SQuAD articles.
   batching    32 questions at once, through QuestionBatcher and one by one (a worker thread each, as
               QuestionService does today), with the event loop's lag meanwhile.
   start-up    wall time of `article-bot ask` (a saved index, one question) per backend, against
@@ -515,14 +515,17 @@ def main(argv: list[str] | None = None) -> int:
             table.add(name, f"{p50:.1f} / {p99:.1f}", f"{ratio(peer_p50, p50)} (p99 {ratio(peer_p99, p99)})", goal)
 
         note("== answering")
-        table.section("answering a question (encode + hybrid search + quotes) against one bare encode, onnx int8: p50 ms")
+        table.section("answering a question (encode + hybrid search + quotes) against one bare encode with the same backend: p50 ms")
         figures["answering"] = {}
-        for name, folder in (("sample collection (articles/)", PROJECT_ROOT / "articles"), ("SQuAD dev articles", files[0].parent)):
-            encode, answer, passages = measure_answering(backends[label_of(DEFAULT_BACKEND)], folder, questions)
-            encode_p50, answer_p50 = percentile(encode, 50), percentile(answer, 50)
-            figures["answering"][name] = {"passages": passages, "encode_p50_ms": encode_p50, "answer_p50_ms": answer_p50}
-            table.add(f"{name}, {passages:,} passages: answer / encode", f"{answer_p50:.2f} / {encode_p50:.2f}",
-                      f"{answer_p50 / encode_p50:.2f}× encode", "≤ 1.3×")
+        for backend in ("onnx-int8", "onnx", "torch"):
+            for name, folder in (("sample collection (articles/)", PROJECT_ROOT / "articles"), ("SQuAD dev articles", files[0].parent)):
+                encode, answer, passages = measure_answering(backends[label_of(backend)], folder, questions)
+                encode_p50, answer_p50 = percentile(encode, 50), percentile(answer, 50)
+                figures["answering"][f"{backend}: {name}"] = {
+                    "passages": passages, "encode_p50_ms": encode_p50, "answer_p50_ms": answer_p50
+                }
+                table.add(f"{label_of(backend)}, {name}, {passages:,} passages: answer / encode",
+                          f"{answer_p50:.2f} / {encode_p50:.2f}", f"{answer_p50 / encode_p50:.2f}× encode", "≤ 1.3×")
 
         note("== batching")
         default = backends[DEFAULT_LABEL]
