@@ -66,6 +66,7 @@ class ArticleBot(commands.Bot):
             question_log or QuestionLog(settings.data_dir, retention_days=settings.question_log_retention_days)
         )
         self._watcher: asyncio.Task[None] | None = None
+        self._index_follower: asyncio.Task[None] | None = None
         self.tree.on_error = self.on_app_command_error
 
     async def setup_hook(self) -> None:
@@ -84,6 +85,10 @@ class ArticleBot(commands.Bot):
         await self._sync_commands()
         if self.settings.watch_articles:
             self._watcher = start_watching(self.collections)
+        if self.settings.index_read_only and self.settings.index_check_seconds > 0:
+            self._index_follower = asyncio.create_task(
+                self.collections.follow_shared_index(self.settings.index_check_seconds), name="follow-shared-index"
+            )
 
     async def _sync_commands(self) -> None:
         shards = self.settings.shards_to_run()
@@ -130,9 +135,10 @@ class ArticleBot(commands.Bot):
         super().dispatch(event_name, *args, **kwargs)
 
     async def close(self) -> None:
-        if self._watcher is not None:
-            self._watcher.cancel()
-            await asyncio.gather(self._watcher, return_exceptions=True)
+        for task in (self._watcher, self._index_follower):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await self.collections.close()
         await self.question_log.close()
         await super().close()

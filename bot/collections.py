@@ -202,6 +202,23 @@ class CollectionRegistry:
         """The folders watch mode watches: the default articles folder, and every server's when per server."""
         return [self.settings.articles_dir, self.servers_dir] if self.per_server else [self.settings.articles_dir]
 
+    async def follow_shared_index(self, seconds: float) -> None:
+        """INDEX_READ_ONLY: every ``seconds``, load the saved index of each open collection that the operator
+        has saved again, so every process sharing the folder picks up a build without a /reload."""
+        while True:
+            await asyncio.sleep(seconds)
+            for collection in self.opened():
+                try:
+                    report = await collection.service.reload_if_saved_again()
+                except Exception:  # noqa: BLE001 - one collection's trouble must not stop the others' checks
+                    logger.exception("Checking %s's saved index failed", collection.name)
+                    continue
+                if report is not None:
+                    logger.info(
+                        "Loaded the index saved again for %s: %d articles, %d passages",
+                        collection.name, report.articles, report.passages,
+                    )
+
     async def close(self) -> None:
         """Close every collection, after any still opening (their worker threads cannot be interrupted)."""
         await asyncio.gather(*self._opening.values(), return_exceptions=True)

@@ -21,6 +21,7 @@ from index import (
 from index.batching import QuestionBatcher
 from index.collection import validate_question
 from index.embedding import Embedder
+from index.store import current_version
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +98,8 @@ class QuestionService:
         self.allow_empty = allow_empty
         self.read_only = read_only
         self._reload: asyncio.Task[UpdateReport] | None = None
+        # read-only: the saved version last loaded (or found unusable), to notice when the operator saves another
+        self._seen_version: Path | None = None
         self._owns_encoder = encoder is None
         self.encoder = encoder or QuestionEncoder(lambda: self.index.embedder)
 
@@ -104,7 +107,7 @@ class QuestionService:
         """Load the saved index (building or repairing it from the articles folder as needed, unless read-only)."""
         if self.read_only:
             try:
-                report: UpdateReport | None = await asyncio.to_thread(load_shared_index, self.index, self.index_dir)
+                report: UpdateReport | None = await asyncio.to_thread(self._load_shared)
             except IndexStoreError as error:
                 logger.error("%s Until then the bot has no articles to quote.", error)
                 report = None
@@ -129,13 +132,39 @@ class QuestionService:
         """Re-read the articles folder (read-only: the saved index); concurrent callers share one reload."""
         if self._reload is None or self._reload.done():
             if self.read_only:
-                work = asyncio.to_thread(load_shared_index, self.index, self.index_dir)
+                work = asyncio.to_thread(self._load_shared)
             else:
                 work = asyncio.to_thread(
                     refresh_from_folder, self.index, self.articles_dir, self.index_dir, self.allow_empty
                 )
             self._reload = asyncio.create_task(work, name="index-reload")
         return await asyncio.shield(self._reload)
+
+    def _load_shared(self) -> UpdateReport:
+        # The version is read before loading: should a newer one land meanwhile, the next check loads it again.
+        self._seen_version = self._saved_version()
+        return load_shared_index(self.index, self.index_dir)
+
+    def _saved_version(self) -> Path | None:
+        try:
+            return current_version(self.index_dir)
+        except IndexStoreError:
+            return None  # damaged: loading it says how
+
+    async def reload_if_saved_again(self) -> UpdateReport | None:
+        """Read-only: load the saved index if the operator has saved a new version since the last load (None
+        if not, or if the new one is unusable: that is logged, and the index serving stays)."""
+        if not self.read_only:
+            return None
+        version = await asyncio.to_thread(self._saved_version)
+        if version is None or version == self._seen_version:
+            return None
+        try:
+            return await self.reload()
+        except IndexStoreError as error:
+            self._seen_version = version  # not tried again until the operator saves another
+            logger.warning("A new index was saved in %s but could not be loaded: %s", self.index_dir, error)
+            return None
 
     def check_writable(self) -> None:
         """Refuse changes to the articles in a process that only serves a saved index."""

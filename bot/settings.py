@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     index_dir: Path = Path("data/index")
     # Only load the saved index (never build or write it): for processes sharing one index folder.
     index_read_only: bool = False
+    # With it, how often to look for a newly saved index and load it (0: only on /reload).
+    index_check_seconds: float = Field(default=30.0, ge=0)
     data_dir: Path = Path("data")
     server_collections: bool = False
     server_collections_dir: Path | None = None

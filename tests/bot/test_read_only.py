@@ -1,8 +1,11 @@
 """INDEX_READ_ONLY: a bot process that serves an index folder others share, and never builds or writes it."""
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
+import shutil
 from pathlib import Path
 
 from botkit import TRUCE, embed_text
@@ -103,3 +106,33 @@ def test_the_command_line_asks_without_building_but_index_build_builds(monkeypat
     assert main(["ask", "--json", TRUCE]) == 0
     assert json.loads(capsys.readouterr().out)["answered"] is True
     assert folder_state(tmp_path / "index") == built  # tides.md stays unindexed until the next build
+
+
+async def test_a_new_build_is_loaded_without_a_reload(start_bot, embedder, sample_articles, tmp_path, caplog):
+    index_dir = tmp_path / "index"
+    operator_builds(embedder, sample_articles, index_dir)
+    running = await start_bot(index_read_only=True, index_check_seconds=0.2)
+    assert MOON not in embed_text(await running.ask(TIDES_QUESTION))
+
+    (sample_articles / "tides.md").write_text(TIDES)
+    operator_builds(embedder, sample_articles, index_dir)
+    for _ in range(100):
+        if "tides.md" in [a.id for a in running.bot.service.index.articles()]:
+            break
+        await asyncio.sleep(0.1)
+    assert MOON in embed_text(await running.ask(TIDES_QUESTION))
+
+    # A damaged new version is not loaded: the index serving stays, answers go on, and the log says why.
+    current = (index_dir / "CURRENT").read_text().strip()
+    damaged = index_dir / "v-99991231T000000-damaged"
+    shutil.copytree(index_dir / current, damaged)
+    (damaged / "manifest.json").write_text("{ not json")
+    (index_dir / ".CURRENT.new").write_text(damaged.name)
+    os.replace(index_dir / ".CURRENT.new", index_dir / "CURRENT")
+    with caplog.at_level(logging.WARNING, logger="bot.service"):
+        for _ in range(100):
+            if "could not be loaded" in caplog.text:
+                break
+            await asyncio.sleep(0.1)
+    assert "A new index was saved" in caplog.text and "could not be loaded" in caplog.text
+    assert MOON in embed_text(await running.ask(TIDES_QUESTION))
