@@ -153,6 +153,20 @@ PAIR_SHIFT = 32
 PAIR_BASE = 1 << PAIR_SHIFT
 
 
+def sorted_by_key(keys: np.ndarray, key_count: int, row_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``keys`` (each below ``key_count``) of rows given as runs (row r holds the next ``row_counts[r]`` keys),
+    sorted by key and row: the sorted keys and their rows. As one sort of ``key * rows + row``, which numpy's
+    vectorized sort does several times faster than a stable argsort of the keys (when the product fits)."""
+    size = len(row_counts)
+    rows = np.repeat(np.arange(size), row_counts)
+    if key_count * max(1, size) >= 1 << 62:
+        order = np.argsort(keys, kind="stable")
+        return keys[order], rows[order]
+    combined = keys * size + rows
+    combined.sort()
+    return np.divmod(combined, size) if size else (keys, rows)
+
+
 class SentenceTable:
     """What window scoring needs about every sentence of an index, made once per snapshot from its tokenized
     form with a few vectorized passes: quoted lengths, section bounds, and an inverted index of stemmed terms
@@ -184,9 +198,7 @@ class SentenceTable:
         # inverted index of terms: sentence rows per term id in CSR form, ascending within each term
         vocabulary_size = max(1, len(tokens.vocabulary))
         term_ids = tokens.sentence_term_ids.astype(np.int64)
-        order = np.argsort(term_ids, kind="stable")
-        sorted_ids = term_ids[order]
-        self._term_rows = np.repeat(np.arange(size), np.diff(tokens.sentence_term_pointer))[order]
+        sorted_ids, self._term_rows = sorted_by_key(term_ids, vocabulary_size, np.diff(tokens.sentence_term_pointer))
         self._term_pointer = np.zeros(vocabulary_size + 1, dtype=np.int64)
         np.cumsum(np.bincount(term_ids, minlength=vocabulary_size), out=self._term_pointer[1:])
         # IDF over passages, as BM25 computes it: a term's rows are ascending, so are their passages
@@ -198,10 +210,11 @@ class SentenceTable:
         # the terms some sentence holds (a vocabulary that only grows may keep terms of removed articles)
         held = document_frequency.tolist()
         self.vocabulary: dict[str, int] = {term: i for term, i in tokens.vocabulary.items() if held[i]}
+        # pairs sorted by a dense key (first * vocabulary size + second), then coded again
         codes = tokens.sentence_pair_codes
-        order = np.argsort(codes, kind="stable")
-        self._pair_codes = codes[order]
-        self._pair_rows = np.repeat(np.arange(size), np.diff(tokens.sentence_pair_pointer))[order]
+        dense = (codes >> PAIR_SHIFT) * vocabulary_size + (codes & (PAIR_BASE - 1))
+        dense, self._pair_rows = sorted_by_key(dense, vocabulary_size**2, np.diff(tokens.sentence_pair_pointer))
+        self._pair_codes = (dense // vocabulary_size << PAIR_SHIFT) | (dense % vocabulary_size)
 
     def query(self, question_terms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """The question's known distinct term ids (question words left out) and its adjacent pair codes."""

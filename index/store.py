@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import IncompatibleIndex, IndexStoreError
-from .files import file_sha256, load_mapped, write_atomically
+from .files import file_crc32, load_mapped, write_atomically
 from .records import Article, Passage, Section, Span
 from .snapshot import IndexSnapshot
 from .tokens import TokenizedCollection
@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 # 3: the manifest records each file's size; the sentence table is saved; large collections add an
 #    approximate FAISS passage index.
 # 4: the tokenized form of the collection (vocabulary and term arrays) replaces the saved keyword index and
-#    sentence table, which are made from it.
+#    sentence table, which are made from it; files are checked by CRC-32 rather than SHA-256.
 FORMAT_VERSION = 4
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
@@ -45,7 +45,7 @@ _SENTENCE_VECTORS = "sentence_vectors.npy"
 _APPROXIMATE_PASSAGES = "passage_index.faiss"
 _VOCABULARY = "vocabulary.json"
 _TOKENS = "tokens.npz"
-# Files up to this size are checked against their SHA-256 on every load; larger ones (the vectors of big
+# Files up to this size are checked against their CRC-32 on every load; larger ones (the vectors of big
 # collections) by size only, so that opening them memory-mapped does not mean reading them whole. Saves are
 # atomic, so damage inside a large file can only come from the disk itself.
 CHECKSUM_LIMIT = 64 * 1024 * 1024
@@ -116,7 +116,7 @@ def save_snapshot(snapshot: IndexSnapshot, index_dir: Path) -> Path:
         if snapshot.approximate_passages is not None:
             snapshot.approximate_passages.save(staging / _APPROXIMATE_PASSAGES)
         files = {
-            path.relative_to(staging).as_posix(): {"sha256": file_sha256(path), "bytes": path.stat().st_size}
+            path.relative_to(staging).as_posix(): {"crc32": file_crc32(path), "bytes": path.stat().st_size}
             for path in sorted(staging.rglob("*"))
             if path.is_file()
         }
@@ -266,5 +266,5 @@ def _check_file(path: Path, expected: dict) -> None:
     size = path.stat().st_size
     if size != expected["bytes"]:
         raise IndexStoreError(f"The index file {path.name} is corrupt or truncated (its size does not match).")
-    if size <= CHECKSUM_LIMIT and file_sha256(path) != expected["sha256"]:
+    if size <= CHECKSUM_LIMIT and file_crc32(path) != expected["crc32"]:
         raise IndexStoreError(f"The index file {path.name} is corrupt (its checksum does not match).")
