@@ -59,7 +59,7 @@ def test_other_format_is_refused(built, tmp_path):
         load_snapshot(tmp_path / "ix", "all-MiniLM-L6-v2")
 
 
-@pytest.mark.parametrize("victim", ["records.json", "passage_vectors.npy", "sentence_vectors.npy"])
+@pytest.mark.parametrize("victim", ["records.json", "passage_vectors.npy", "sentence_vectors.npy", "tokens.npz", "vocabulary.json"])
 def test_corrupt_or_truncated_files_are_detected(built, tmp_path, victim):
     built.save(tmp_path / "ix")
     path = current_version(tmp_path / "ix") / victim
