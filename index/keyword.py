@@ -1,95 +1,94 @@
-"""The keyword side of hybrid search: BM25 with English stemming and stop words (bm25s)."""
+"""The keyword side of hybrid search: BM25 over passages, with English stemming and stop words.
+
+The scores are bm25s's default (method "lucene", k1 = 1.5, b = 0.75) to the last bit, but computed with numpy
+from the term counts of the collection's tokenized form (tokens.py), so that an update does not tokenize every
+passage again. Every entry of the score matrix depends on IDF and the average passage length, so the matrix is
+made again on every update; from counts that takes milliseconds."""
 from __future__ import annotations
 
-import functools
 import logging
-import re
-from collections.abc import Sequence
-from pathlib import Path
+import math
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from .tokens import TokenizedCollection, offsets, stem_words, text_terms, text_words
+
 logger = logging.getLogger(__name__)
 
-
-# bm25s.tokenize's default token pattern: words of two or more word characters.
-_TOKEN = re.compile(r"(?u)\b\w\w+\b")
-
-
-@functools.cache
-def _english_stopwords() -> frozenset[str]:
-    """The stop words bm25s.tokenize drops for stopwords="en"."""
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return frozenset(STOPWORDS_EN)
-
-
-def _import_bm25s():
-    import bm25s
-
-    # bm25s pins its logger to DEBUG on import; let it follow the application's logging level instead.
-    logging.getLogger("bm25s").setLevel(logging.NOTSET)
-    return bm25s
+K1 = 1.5
+B = 0.75
 
 
 class KeywordIndex:
-    """BM25 over a list of texts; ``scores`` gives one score per text, in the order they were indexed."""
+    """BM25 over a list of documents (passages); ``scores`` gives one score per document, in order.
 
-    def __init__(self, retriever, size: int) -> None:
-        self._retriever = retriever
+    Held as the score matrix's columns: for term id t, ``documents[pointer[t]:pointer[t + 1]]`` are the documents
+    holding it and ``weights`` the same slice their BM25 term scores."""
+
+    def __init__(self, vocabulary: Mapping[str, int], pointer: np.ndarray, documents: np.ndarray, weights: np.ndarray, size: int) -> None:
+        self._vocabulary = vocabulary
+        self._pointer = pointer
+        self._documents = documents
+        self._weights = weights
         self.size = size
 
-    @staticmethod
-    @functools.cache
-    def _stemmer():
-        import Stemmer
+    @classmethod
+    def from_tokens(cls, tokens: TokenizedCollection) -> KeywordIndex:
+        return cls.from_counts(tokens.vocabulary, tokens.passage_term_pointer, tokens.passage_term_ids, tokens.passage_term_counts)
 
-        return Stemmer.Stemmer("english")
+    @classmethod
+    def from_counts(cls, vocabulary: Mapping[str, int], pointer: np.ndarray, term_ids: np.ndarray, counts: np.ndarray) -> KeywordIndex:
+        """BM25 of documents given as distinct term ids with their counts (CSR rows, one per document)."""
+        size = len(pointer) - 1
+        vocabulary_size = max(1, len(vocabulary))
+        term_ids = np.asarray(term_ids, dtype=np.int64)
+        per_document = np.diff(pointer)
+        documents = np.repeat(np.arange(size), per_document)
+        lengths = np.bincount(documents, weights=counts, minlength=size).astype(np.int64)  # terms, stop words left out
+        document_frequency = np.bincount(term_ids, minlength=vocabulary_size)
+        # as bm25s computes each step: IDF with math.log in float64 kept as float32, the term frequency part in
+        # float64, their product rounded to float32
+        frequencies, where = np.unique(document_frequency, return_inverse=True)
+        idf = np.array([math.log(1 + (size - df + 0.5) / (df + 0.5)) for df in frequencies.tolist()], dtype=np.float32)[where]
+        average_length = lengths.mean() if size else 1.0
+        tf = np.asarray(counts, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            term_frequency = tf / (K1 * ((1 - B) + B * lengths[documents] / average_length) + tf)
+        weights = (idf[term_ids].astype(np.float64) * term_frequency).astype(np.float32)
+        # by term, documents ascending within each (the keys are distinct: numpy's faster unstable sort will do)
+        order = np.argsort(term_ids * max(1, size) + documents)
+        column_pointer = offsets(document_frequency)
+        return cls(vocabulary, column_pointer, documents[order], weights[order], size)
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> KeywordIndex:
-        bm25s = _import_bm25s()
-
-        retriever = bm25s.BM25()
-        if texts:
-            tokens = bm25s.tokenize(list(texts), stopwords="en", stemmer=cls._stemmer(), show_progress=False)
-            retriever.index(tokens, show_progress=False)
-        return cls(retriever, len(texts))
+        """BM25 over these texts (each one document)."""
+        vocabulary: dict[str, int] = {}
+        rows = [np.unique([vocabulary.setdefault(t, len(vocabulary)) for t in terms], return_counts=True) for terms in text_terms(texts)]
+        pointer = offsets(np.array([len(ids) for ids, _ in rows], dtype=np.int64))
+        term_ids = np.concatenate([ids for ids, _ in rows]) if rows else np.zeros(0, dtype=np.int64)
+        counts = np.concatenate([c for _, c in rows]) if rows else np.zeros(0, dtype=np.int64)
+        return cls.from_counts(vocabulary, pointer, term_ids.astype(np.int64), counts)
 
     def terms(self, texts: Sequence[str]) -> list[list[str]]:
         """The stemmed, stop-word-free terms of each text."""
-        bm25s = _import_bm25s()
-
-        if not texts:
-            return []
-        return bm25s.tokenize(list(texts), stopwords="en", stemmer=self._stemmer(), return_ids=False, show_progress=False)
+        return text_terms(texts)
 
     def query_terms(self, question: str) -> list[str]:
         """The question's terms, made as ``terms`` makes them (lower case, bm25s's token pattern, its English
-        stop words, stemmed) but without bm25s.tokenize's per-call set-up, which cost more than the BM25
-        scoring itself: every search tokenizes its question."""
-        stopwords = _english_stopwords()
-        words = [word for word in _TOKEN.findall(question.lower()) if word not in stopwords]
-        return self._stemmer().stemWords(words) if words else []
+        stop words, stemmed) but for one text without building a table of distinct words: every search
+        tokenizes its question."""
+        return stem_words(text_words(question))
 
     def scores(self, question_terms: Sequence[str]) -> np.ndarray:
-        """BM25 of every text for the question's terms (``query_terms``)."""
-        if self.size == 0:
-            return np.zeros(0, dtype=np.float32)
-        if not question_terms:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._retriever.get_scores(list(question_terms)), dtype=np.float32)
-
-    def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        if self.size:
-            self._retriever.save(str(folder), show_progress=False)
-
-    @classmethod
-    def load(cls, folder: Path, size: int) -> KeywordIndex:
-        bm25s = _import_bm25s()
-
-        if size == 0:
-            return cls(bm25s.BM25(), 0)
-        retriever = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
-        return cls(retriever, size)
+        """BM25 of every document for the question's terms (``query_terms``). As in bm25s, a repeated term counts
+        each time, unknown terms count nothing, and the term scores are added up in float32 in question order."""
+        scores = np.zeros(self.size, dtype=np.float32)
+        for term in question_terms:
+            term_id = self._vocabulary.get(term)
+            if term_id is None:
+                continue
+            start, end = self._pointer[term_id], self._pointer[term_id + 1]
+            scores[self._documents[start:end]] += self._weights[start:end]
+        return scores

@@ -10,19 +10,16 @@ how similar its sentences are to the question, and how many of the question's wo
 from __future__ import annotations
 
 import functools
-import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import astuple, dataclass, fields
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .files import load_mapped
-from .records import Passage
-from .text import collapse_whitespace
+if TYPE_CHECKING:
+    from .tokens import TokenizedCollection
 
-# Words that say what kind of answer is wanted, not what it is about: left out of term matching.
+# Words that say what kind of answer is wanted, not what it is about: left out of term matching (tokens.py).
 QUESTION_WORDS = frozenset(
     """what which who whom whose when where why how did does do doing done was were is are be been being has
     have had can could would should may might shall will must many much name named type kind one ones some any""".split()
@@ -150,110 +147,74 @@ def top_indices(scores: np.ndarray, k: int) -> list[int]:
 
 
 # -- per-index sentence data ------------------------------------------------------------------------------------
-class SentenceTable:
-    """What window scoring needs about every sentence of an index, computed once per snapshot: quoted lengths,
-    section bounds, and an inverted index of stemmed terms and adjacent term pairs (sentence rows per term)."""
+# Adjacent term pairs are coded ``first * PAIR_BASE + second``: a fixed base (not the vocabulary's size) keeps a
+# pair's code valid while the vocabulary of an updated collection grows (see tokens.py).
+PAIR_SHIFT = 32
+PAIR_BASE = 1 << PAIR_SHIFT
 
-    def __init__(
-        self,
-        passages: Sequence[Passage],
-        sentence_texts: Sequence[str],
-        sentence_terms: Sequence[Sequence[str]],
-        question_word_terms: Sequence[str] = (),
-    ) -> None:
-        counts = np.fromiter((len(p.sentences) for p in passages), dtype=np.int64, count=len(passages))
-        self.passage_first = np.concatenate(([0], np.cumsum(counts)[:-1])) if len(counts) else counts
+
+def sorted_by_key(keys: np.ndarray, key_count: int, row_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``keys`` (each below ``key_count``) of rows given as runs (row r holds the next ``row_counts[r]`` keys),
+    sorted by key and row: the sorted keys and their rows. As one sort of ``key * rows + row``, which numpy's
+    vectorized sort does several times faster than a stable argsort of the keys (when the product fits)."""
+    size = len(row_counts)
+    rows = np.repeat(np.arange(size), row_counts)
+    if key_count * max(1, size) >= 1 << 62:
+        order = np.argsort(keys, kind="stable")
+        return keys[order], rows[order]
+    combined = keys * size + rows
+    combined.sort()
+    return np.divmod(combined, size) if size else (keys, rows)
+
+
+class SentenceTable:
+    """What window scoring needs about every sentence of an index, made once per snapshot from its tokenized
+    form with a few vectorized passes: quoted lengths, section bounds, and an inverted index of stemmed terms
+    and adjacent term pairs (sentence rows per term)."""
+
+    _pair_base = PAIR_BASE
+
+    def __init__(self, tokens: TokenizedCollection) -> None:
+        counts = tokens.passage_sentences
+        passages = len(counts)
+        self.passage_first = tokens.passage_first_sentence[:-1]
         self.passage_last = self.passage_first + counts - 1
-        size = int(counts.sum())
+        size = tokens.sentences
         self.size = size
-        self.sentence_passage = np.repeat(np.arange(len(passages)), counts)
-        lengths = np.fromiter((len(collapse_whitespace(t)) for t in sentence_texts), dtype=np.int64, count=size)
+        self.sentence_passage = np.repeat(np.arange(passages), counts)
         # A window of sentences i..j is quoted in cumulative[j + 1] - cumulative[i] - 1 characters:
         # whitespace between sentences collapses to one space.
-        self.cumulative = np.concatenate(([0], np.cumsum(lengths + 1)))
-        self.section_first = np.zeros(size, dtype=np.int64)
-        self.section_last = np.zeros(size, dtype=np.int64)
-        row = 0
-        while row < len(passages):
-            key = (passages[row].article_id, passages[row].section_index)
-            last = row
-            while last + 1 < len(passages) and (passages[last + 1].article_id, passages[last + 1].section_index) == key:
-                last += 1
-            first_sentence, last_sentence = self.passage_first[row], self.passage_last[last]
-            self.section_first[first_sentence:last_sentence + 1] = first_sentence
-            self.section_last[first_sentence:last_sentence + 1] = last_sentence
-            row = last + 1
-        # inverted index of terms: vocabulary, then rows per term in CSR form
-        ignored = frozenset(question_word_terms)
-        self.vocabulary: dict[str, int] = {}
-        term_rows: list[int] = []
-        term_ids: list[int] = []
-        pair_codes: list[int] = []
-        pair_rows: list[int] = []
-        sequences = []
-        for sentence_row, terms in enumerate(sentence_terms):
-            ids = [self.vocabulary.setdefault(t, len(self.vocabulary)) for t in terms if t not in ignored]
-            sequences.append(ids)
-            for term in set(ids):
-                term_ids.append(term)
-                term_rows.append(sentence_row)
-        vocabulary_size = max(1, len(self.vocabulary))
-        self._pair_base = vocabulary_size
-        for sentence_row, ids in enumerate(sequences):
-            for code in {a * vocabulary_size + b for a, b in zip(ids, ids[1:])}:
-                pair_codes.append(code)
-                pair_rows.append(sentence_row)
-        ids_array = np.asarray(term_ids, dtype=np.int64)
-        rows_array = np.asarray(term_rows, dtype=np.int64)
-        order = np.lexsort((rows_array, ids_array))
-        self._term_rows = rows_array[order]
-        self._term_pointer = np.searchsorted(ids_array[order], np.arange(vocabulary_size + 1))
-        # IDF over passages, as BM25 computes it
-        passage_of = self.sentence_passage[rows_array] if size else rows_array
-        distinct = np.unique(ids_array * max(1, len(passages)) + passage_of)
-        document_frequency = np.bincount(distinct // max(1, len(passages)), minlength=vocabulary_size)
-        total = len(passages)
-        self.idf = np.log1p((total - document_frequency + 0.5) / (document_frequency + 0.5)).astype(np.float32)
-        codes = np.asarray(pair_codes, dtype=np.int64)
-        order = np.lexsort((np.asarray(pair_rows, dtype=np.int64), codes))
-        self._pair_codes = codes[order]
-        self._pair_rows = np.asarray(pair_rows, dtype=np.int64)[order]
-
-    # The arrays a saved table is made of, one .npy file each (the vocabulary is a JSON list, in id order).
-    SAVED_ARRAYS = (
-        "passage_first", "passage_last", "sentence_passage", "cumulative", "section_first", "section_last",
-        "idf", "_term_rows", "_term_pointer", "_pair_codes", "_pair_rows",
-    )
-
-    def save(self, folder: Path) -> None:
-        """Write the table into ``folder``, so that loading an index does not tokenize every sentence again."""
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in self.SAVED_ARRAYS:
-            with (folder / f"{name.lstrip('_')}.npy").open("wb") as handle:
-                np.save(handle, getattr(self, name))
-                handle.flush()
-                os.fsync(handle.fileno())
-        (folder / "vocabulary.json").write_text(json.dumps(list(self.vocabulary), ensure_ascii=False), encoding="utf-8")
-
-    @classmethod
-    def load(cls, folder: Path) -> SentenceTable:
-        """A table saved by ``save``; its arrays are memory-mapped."""
-        table = cls.__new__(cls)
-        for name in cls.SAVED_ARRAYS:
-            setattr(table, name, load_mapped(folder / f"{name.lstrip('_')}.npy"))
-        terms = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
-        table.vocabulary = {term: number for number, term in enumerate(terms)}
-        table.size = len(table.sentence_passage)
-        table._pair_base = max(1, len(table.vocabulary))
-        return table
-
-    @classmethod
-    def build(cls, snapshot, tokenize: Callable[[Sequence[str]], list[list[str]]]) -> SentenceTable:
-        texts = [
-            snapshot.articles[p.article_id].text[s.start:s.end] for p in snapshot.passages for s in p.sentences
-        ]
-        question_word_terms = [t for terms in tokenize(sorted(QUESTION_WORDS)) for t in terms]
-        return cls(snapshot.passages, texts, tokenize(texts) if texts else [], question_word_terms)
+        self.cumulative = np.concatenate(([0], np.cumsum(tokens.sentence_lengths + 1)))
+        # sections are runs of passages with one section index, starting again at each article
+        starts_section = np.ones(passages, dtype=bool)
+        starts_section[1:] = tokens.passage_sections[1:] != tokens.passage_sections[:-1]
+        article_starts = tokens.article_first_passage[:-1]
+        starts_section[article_starts[article_starts < passages]] = True
+        section_of = np.cumsum(starts_section) - 1
+        first_passage = np.flatnonzero(starts_section)
+        last_passage = np.flatnonzero(np.append(starts_section[1:], True)[:passages])
+        self.section_first = np.repeat(self.passage_first[first_passage][section_of], counts)
+        self.section_last = np.repeat(self.passage_last[last_passage][section_of], counts)
+        # inverted index of terms: sentence rows per term id in CSR form, ascending within each term
+        vocabulary_size = max(1, len(tokens.vocabulary))
+        term_ids = tokens.sentence_term_ids.astype(np.int64)
+        sorted_ids, self._term_rows = sorted_by_key(term_ids, vocabulary_size, np.diff(tokens.sentence_term_pointer))
+        self._term_pointer = np.zeros(vocabulary_size + 1, dtype=np.int64)
+        np.cumsum(np.bincount(term_ids, minlength=vocabulary_size), out=self._term_pointer[1:])
+        # IDF over passages, as BM25 computes it: a term's rows are ascending, so are their passages
+        passage_of = self.sentence_passage[self._term_rows]
+        distinct = np.ones(len(sorted_ids), dtype=bool)
+        distinct[1:] = (sorted_ids[1:] != sorted_ids[:-1]) | (passage_of[1:] != passage_of[:-1])
+        document_frequency = np.bincount(sorted_ids[distinct], minlength=vocabulary_size)
+        self.idf = np.log1p((passages - document_frequency + 0.5) / (document_frequency + 0.5)).astype(np.float32)
+        # the terms some sentence holds (a vocabulary that only grows may keep terms of removed articles)
+        held = document_frequency.tolist()
+        self.vocabulary: dict[str, int] = {term: i for term, i in tokens.vocabulary.items() if held[i]}
+        # pairs sorted by a dense key (first * vocabulary size + second), then coded again
+        codes = tokens.sentence_pair_codes
+        dense = (codes >> PAIR_SHIFT) * vocabulary_size + (codes & (PAIR_BASE - 1))
+        dense, self._pair_rows = sorted_by_key(dense, vocabulary_size**2, np.diff(tokens.sentence_pair_pointer))
+        self._pair_codes = (dense // vocabulary_size << PAIR_SHIFT) | (dense % vocabulary_size)
 
     def query(self, question_terms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """The question's known distinct term ids (question words left out) and its adjacent pair codes."""

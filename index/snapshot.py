@@ -1,6 +1,8 @@
-"""An immutable, searchable state of the index: articles, passages, vectors and the keyword index.
+"""An immutable, searchable state of the index: articles, passages, vectors and their tokenized form.
 
-Updates build a new snapshot and swap it in, so a search always sees one consistent state."""
+Updates build a new snapshot and swap it in, so a search always sees one consistent state. What searches need
+besides the records and vectors (the keyword index, the sentence table, the quote windows) is made from the
+tokenized form with vectorized passes; an update carries the quote windows of unchanged articles over."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,6 +13,7 @@ import numpy as np
 from .keyword import KeywordIndex
 from .records import Article, Passage
 from .search import PassageWindows, SentenceTable
+from .tokens import TokenizedCollection
 from .vectors import VectorIndex
 
 
@@ -23,18 +26,21 @@ class IndexSnapshot:
     passages: tuple[Passage, ...]
     passage_vectors: np.ndarray  # (passages, dimension)
     sentence_vectors: np.ndarray  # (sentences, dimension), passage by passage
-    keyword: KeywordIndex  # one document per passage
+    tokens: TokenizedCollection  # the articles' terms, in the order of ``articles``
     # Past vectors.APPROXIMATE_THRESHOLD passages, the approximate FAISS index the first stage searches.
     approximate_passages: VectorIndex | None = None
-    # The sentence table as saved in the index folder; made from the records when there is none.
-    saved_sentence_table: SentenceTable | None = None
     # PassageWindows of every passage, by quote limit (see ``windows``)
     _windows: dict[int, PassageWindows] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @cached_property
+    def keyword(self) -> KeywordIndex:
+        """BM25 over the passages (with their article title and section heading)."""
+        return KeywordIndex.from_tokens(self.tokens)
+
+    @cached_property
     def sentence_table(self) -> SentenceTable:
         """Section bounds, quoted lengths and the term index of every sentence (see search.SentenceTable)."""
-        return self.saved_sentence_table or SentenceTable.build(self, self.keyword.terms)
+        return SentenceTable(self.tokens)
 
     @property
     def searched_exactly(self) -> bool:
@@ -54,20 +60,42 @@ class IndexSnapshot:
             self._windows[limit] = PassageWindows.build(self.sentence_table, self.sentence_vectors, passages, limit)
         return self._windows[limit]
 
+    def carry_windows(self, previous: IndexSnapshot, previous_rows: np.ndarray) -> None:
+        """Make this snapshot's quote windows from ``previous``'s where a passage is unchanged: ``previous_rows``
+        holds each passage's row there (-1 for a new one). Windows never leave a section, so an unchanged
+        passage's are the old ones moved to its new rows; only new passages' windows are made."""
+        if not (self.searched_exactly and previous.searched_exactly):
+            return
+        table, old_table = self.sentence_table, previous.sentence_table
+        kept = np.flatnonzero(previous_rows >= 0)
+        for limit, old_windows in previous._windows.items():
+            moved = old_windows.select(previous_rows[kept])
+            passage_shift = (kept - previous_rows[kept])[moved.owner]
+            sentence_shift = (table.passage_first[kept] - old_table.passage_first[previous_rows[kept]])[moved.owner]
+            made = PassageWindows.build(table, self.sentence_vectors, np.flatnonzero(previous_rows < 0), limit)
+            passage = np.concatenate((moved.passage + passage_shift, made.passage))
+            order = np.argsort(passage, kind="stable")  # both parts are in passage order: a merge
+            passage = passage[order]
+            self._windows[limit] = PassageWindows(
+                pointer=np.searchsorted(passage, np.arange(len(self.passages) + 1)),
+                owner=passage,
+                passage=passage,
+                first=np.concatenate((moved.first + sentence_shift, made.first))[order],
+                last=np.concatenate((moved.last + sentence_shift, made.last))[order],
+                outside=np.concatenate((moved.outside, made.outside))[order],
+                norm=np.concatenate((moved.norm, made.norm))[order],
+            )
+
     @cached_property
     def sentence_starts(self) -> np.ndarray:
         """Row of each passage's first sentence in ``sentence_vectors``."""
-        counts = np.fromiter((len(p.sentences) for p in self.passages), dtype=np.int64, count=len(self.passages))
-        return np.concatenate(([0], np.cumsum(counts)[:-1])) if len(counts) else counts
+        return self.tokens.passage_first_sentence[:-1]
 
     @cached_property
     def article_rows(self) -> dict[str, tuple[int, int]]:
         """For each article, the [first, last) range of its passages."""
-        rows: dict[str, tuple[int, int]] = {}
-        for row, passage in enumerate(self.passages):
-            first, _ = rows.get(passage.article_id, (row, row))
-            rows[passage.article_id] = (first, row + 1)
-        return rows
+        starts = self.tokens.article_first_passage.tolist()
+        return {article_id: (starts[n], starts[n + 1]) for n, article_id in enumerate(self.articles)}
 
     def passage_count(self, article_id: str) -> int:
         first, last = self.article_rows.get(article_id, (0, 0))

@@ -1,9 +1,10 @@
 """Saving and loading the index folder.
 
 Layout: ``CURRENT`` names the version folder in use; each version holds a manifest, the records, the
-vectors (``.npy``, searched exactly by FAISS and opened memory-mapped), the keyword index, the sentence table
-(term postings and quote lengths, so a load need not tokenize every sentence) and, for large collections,
-the approximate FAISS passage index. A save writes a new version beside the old one and then
+vectors (``.npy``, searched exactly by FAISS and opened memory-mapped), the tokenized form of the collection
+(vocabulary and term arrays, so that neither a load nor the next update tokenizes every sentence; the keyword
+index and the sentence table are made from it) and, for large collections, the approximate FAISS passage index.
+A save writes a new version beside the old one and then
 replaces ``CURRENT`` atomically, so a crash at any point leaves the last good index loadable.
 
 Several processes (on several machines sharing a disk) may load one index folder while one process saves to
@@ -22,11 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from .errors import IncompatibleIndex, IndexStoreError
-from .files import file_sha256, load_mapped, write_atomically
-from .keyword import KeywordIndex
+from .files import file_crc32, load_mapped, write_atomically
 from .records import Article, Passage, Section, Span
-from .search import SentenceTable
 from .snapshot import IndexSnapshot
+from .tokens import TokenizedCollection
 from .vectors import load_index
 
 logger = logging.getLogger(__name__)
@@ -34,16 +34,18 @@ logger = logging.getLogger(__name__)
 # 2: passages and sentences are embedded with their article title (and section heading) as context.
 # 3: the manifest records each file's size; the sentence table is saved; large collections add an
 #    approximate FAISS passage index.
-FORMAT_VERSION = 3
+# 4: the tokenized form of the collection (vocabulary and term arrays) replaces the saved keyword index and
+#    sentence table, which are made from it; files are checked by CRC-32 rather than SHA-256.
+FORMAT_VERSION = 4
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
 _RECORDS = "records.json"
 _PASSAGE_VECTORS = "passage_vectors.npy"
 _SENTENCE_VECTORS = "sentence_vectors.npy"
-_KEYWORD = "keyword"
 _APPROXIMATE_PASSAGES = "passage_index.faiss"
-_SENTENCE_TABLE = "sentence_table"
-# Files up to this size are checked against their SHA-256 on every load; larger ones (the vectors of big
+_VOCABULARY = "vocabulary.json"
+_TOKENS = "tokens.npz"
+# Files up to this size are checked against their CRC-32 on every load; larger ones (the vectors of big
 # collections) by size only, so that opening them memory-mapped does not mean reading them whole. Saves are
 # atomic, so damage inside a large file can only come from the disk itself.
 CHECKSUM_LIMIT = 64 * 1024 * 1024
@@ -106,12 +108,15 @@ def save_snapshot(snapshot: IndexSnapshot, index_dir: Path) -> Path:
                 np.save(handle, np.ascontiguousarray(array, dtype=np.float32))
                 handle.flush()
                 os.fsync(handle.fileno())
-        snapshot.keyword.save(staging / _KEYWORD)
-        snapshot.sentence_table.save(staging / _SENTENCE_TABLE)
+        _fsync_write(staging / _VOCABULARY, snapshot.tokens.vocabulary_json())
+        with (staging / _TOKENS).open("wb") as handle:
+            np.savez(handle, **snapshot.tokens.arrays())
+            handle.flush()
+            os.fsync(handle.fileno())
         if snapshot.approximate_passages is not None:
             snapshot.approximate_passages.save(staging / _APPROXIMATE_PASSAGES)
         files = {
-            path.relative_to(staging).as_posix(): {"sha256": file_sha256(path), "bytes": path.stat().st_size}
+            path.relative_to(staging).as_posix(): {"crc32": file_crc32(path), "bytes": path.stat().st_size}
             for path in sorted(staging.rglob("*"))
             if path.is_file()
         }
@@ -228,9 +233,8 @@ def _load_version(index_dir: Path, version: Path, model_id: str) -> IndexSnapsho
         # Memory-mapped: pages are read as searches touch them, and several processes share them.
         passage_vectors = load_mapped(version / _PASSAGE_VECTORS)
         sentence_vectors = load_mapped(version / _SENTENCE_VECTORS)
-        keyword = KeywordIndex.load(version / _KEYWORD, len(passages))
         approximate = load_index(version / _APPROXIMATE_PASSAGES) if _APPROXIMATE_PASSAGES in manifest["files"] else None
-        table = SentenceTable.load(version / _SENTENCE_TABLE)
+        tokens = TokenizedCollection.load(version / _VOCABULARY, version / _TOKENS)
     except IndexStoreError:
         raise
     except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError) as error:  # RuntimeError: FAISS
@@ -241,7 +245,7 @@ def _load_version(index_dir: Path, version: Path, model_id: str) -> IndexSnapsho
         passage_vectors.shape != (len(passages), dimension)
         or sentence_vectors.shape != (sentences, dimension)
         or (approximate is not None and (approximate.ntotal, approximate.dimension) != (len(passages), dimension))
-        or (table.size, len(table.passage_first)) != (sentences, len(passages))
+        or (len(tokens.article_passages), tokens.passages, tokens.sentences) != (len(articles), len(passages), sentences)
     ):
         raise IndexStoreError(f"The index at {index_dir} is inconsistent: vector counts do not match its records.")
     return IndexSnapshot(
@@ -252,9 +256,8 @@ def _load_version(index_dir: Path, version: Path, model_id: str) -> IndexSnapsho
         passages=passages,
         passage_vectors=passage_vectors,
         sentence_vectors=sentence_vectors,
-        keyword=keyword,
+        tokens=tokens,
         approximate_passages=approximate,
-        saved_sentence_table=table,
     )
 
 
@@ -263,5 +266,5 @@ def _check_file(path: Path, expected: dict) -> None:
     size = path.stat().st_size
     if size != expected["bytes"]:
         raise IndexStoreError(f"The index file {path.name} is corrupt or truncated (its size does not match).")
-    if size <= CHECKSUM_LIMIT and file_sha256(path) != expected["sha256"]:
+    if size <= CHECKSUM_LIMIT and file_crc32(path) != expected["crc32"]:
         raise IndexStoreError(f"The index file {path.name} is corrupt (its checksum does not match).")

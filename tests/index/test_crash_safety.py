@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.keyword import KeywordIndex
 from index.records import Article, Passage, Section, Span
 from index.snapshot import IndexSnapshot
 from index.store import MANIFEST, POINTER, current_version, load_snapshot, read_manifest, save_snapshot
+from index.tokens import TokenizedCollection
 
 PROJECT = Path(__file__).resolve().parents[2]
 MODEL = "crash-test"
@@ -42,15 +42,16 @@ def synthetic_snapshot(generation: int, count: int) -> IndexSnapshot:
         at += len(sentence) + 1
     article = Article("gen.txt", f"Generation {generation}", "gen.txt", text, (Section(None, 0, len(text)),), f"hash{generation}")
     vectors = np.full((count, DIMENSION), float(generation), dtype=np.float32)
+    passages = tuple(Passage(article.id, 0, s.start, s.end, (s,)) for s in spans)
     return IndexSnapshot(
         model_id=MODEL,
         dimension=DIMENSION,
         articles={article.id: article},
         indexed_at={article.id: float(generation)},
-        passages=tuple(Passage(article.id, 0, s.start, s.end, (s,)) for s in spans),
+        passages=passages,
         passage_vectors=vectors,
         sentence_vectors=vectors.copy(),
-        keyword=KeywordIndex.build(sentences),
+        tokens=TokenizedCollection.of([(article, passages)]),
     )
 
 
@@ -236,14 +237,12 @@ def _truncate(path: Path) -> None:
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
 
 
-def _keyword_file(version: Path) -> Path:
-    return next(p for p in sorted((version / "keyword").iterdir()) if p.is_file())
-
-
 DAMAGE = {
     "records.json flipped": lambda v: _flip_a_byte(v / "records.json"),
     "sentence vectors truncated": lambda v: _truncate(v / "sentence_vectors.npy"),
-    "keyword file flipped": lambda v: _flip_a_byte(_keyword_file(v)) if _keyword_file(v).stat().st_size > 64 else _truncate(_keyword_file(v)),
+    "vocabulary flipped": lambda v: _flip_a_byte(v / "vocabulary.json"),
+    "term arrays flipped": lambda v: _flip_a_byte(v / "tokens.npz"),
+    "term arrays truncated": lambda v: _truncate(v / "tokens.npz"),
     "passage vectors missing": lambda v: (v / "passage_vectors.npy").unlink(),
     "manifest truncated": lambda v: _truncate(v / MANIFEST),
     "pointer to nowhere": lambda v: (v.parent / POINTER).write_text("v-19700101T000000-00000000"),

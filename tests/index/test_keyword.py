@@ -1,6 +1,7 @@
 """The keyword index: a question's terms are the terms its passages were indexed with."""
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,3 +26,40 @@ def test_scores_rank_the_passage_holding_the_question_terms_first():
     scores = index.scores(index.query_terms("When was the tower finished?"))
     assert scores.argmax() == 1 and scores[0] == scores[2] == 0
     assert not index.scores(index.query_terms("the of and")).any()  # stop words only
+
+
+def bm25s_scores(texts: list[str], question_terms: list[str]) -> np.ndarray:
+    """What bm25s itself (default settings) scores for these texts."""
+    import bm25s
+    import Stemmer
+
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), show_progress=False), show_progress=False)
+    known = [term for term in question_terms if term in retriever.vocab_dict]
+    return retriever.get_scores(known) if known else np.zeros(len(texts), dtype=np.float32)
+
+
+@given(
+    texts=st.lists(st.lists(st.one_of(WORDS, st.text(max_size=12)), max_size=30).map(" ".join), min_size=1, max_size=8),
+    question=st.lists(WORDS, max_size=8).map(" ".join),
+)
+@settings(max_examples=200, deadline=None)
+def test_scores_are_bm25s_scores_to_the_last_bit(texts, question):
+    texts = [*texts, "lighthouse keepers"]  # bm25s cannot index texts without a single term
+    index = KeywordIndex.build(texts)
+    terms = index.query_terms(question)  # repeated and unknown terms included
+    np.testing.assert_array_equal(index.scores(terms), bm25s_scores(texts, terms))
+
+
+def test_scores_of_longer_texts_are_bm25s_scores():
+    texts = [
+        "The Northern Lighthouse Board was set up in 1786 to build lights on the dangerous Scottish coast.",
+        "Keepers lived at the lights in teams of three, working in shifts through the night. " * 3,
+        "the of and it is",  # stop words only: a document of no terms
+        "Bees make honey from nectar; a strong colony can store more than twenty kilograms of honey.",
+        "",
+    ]
+    index = KeywordIndex.build(texts)
+    for question in ("lights keepers night night", "honey honey colony", "Scottish coast 1786", "nothing known here"):
+        terms = index.query_terms(question)
+        np.testing.assert_array_equal(index.scores(terms), bm25s_scores(texts, terms))

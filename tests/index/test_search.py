@@ -9,8 +9,8 @@ import pytest
 
 from index import ArticleIndex
 from index.quotes import QUOTE_LIMIT
-from index.search import SentenceTable
 from index.text import collapse_whitespace
+from index.tokens import TokenizedCollection
 
 SAMPLE_ARTICLES = Path(__file__).resolve().parents[2] / "articles"
 
@@ -148,12 +148,10 @@ def test_save_and_load_keep_the_keyword_index_in_line_with_the_vectors(index, em
     before, after = index.snapshot, loaded.snapshot
     assert after.keyword.size == len(after.passages) == after.passage_vectors.shape[0]
     assert after.sentence_vectors.shape[0] == sum(len(p.sentences) for p in after.passages)
-    # the sentence table is read back as saved, not made again, and is the one the records would make
-    assert after.saved_sentence_table is not None
-    rebuilt = SentenceTable.build(after, after.keyword.terms)
-    assert after.sentence_table.vocabulary == rebuilt.vocabulary
-    for name in SentenceTable.SAVED_ARRAYS:
-        np.testing.assert_array_equal(getattr(after.sentence_table, name), getattr(rebuilt, name))
+    # the tokenized form is read back as saved, the one the records make
+    assert after.tokens.vocabulary == before.tokens.vocabulary
+    for name in TokenizedCollection.ARRAYS:
+        np.testing.assert_array_equal(getattr(after.tokens, name), getattr(before.tokens, name))
     for question in QUESTIONS:
         cleaned = collapse_whitespace(question)
         terms = before.keyword.query_terms(cleaned)

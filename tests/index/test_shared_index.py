@@ -18,16 +18,16 @@ COUNT = 500
 
 def other_process_saves_during_next_load(monkeypatch, index_dir: Path, generations: list[int]) -> None:
     """Save these generations (as another process would) once the next load has read its manifest."""
-    real_checksum = store.file_sha256
+    real_checksum = store.file_crc32
     pending = list(generations)
 
-    def checksum(path: Path) -> str:
+    def checksum(path: Path) -> int:
         todo, pending[:] = list(pending), []  # taken at once: the saves below compute checksums too
         for generation in todo:
             save_snapshot(synthetic_snapshot(generation, COUNT), index_dir)
         return real_checksum(path)
 
-    monkeypatch.setattr(store, "file_sha256", checksum)
+    monkeypatch.setattr(store, "file_crc32", checksum)
 
 
 def load_generation(index_dir: Path) -> int:
