@@ -23,7 +23,6 @@ import quality  # noqa: E402  (also puts the project on sys.path)
 import squad  # noqa: E402
 
 from index.quotes import quote_text  # noqa: E402
-from index.records import Span  # noqa: E402
 from index.search import WINDOW_FEATURES, FusionWeights, choose_windows, weights_from_vectors  # noqa: E402
 from index.text import collapse_whitespace  # noqa: E402
 
@@ -43,15 +42,15 @@ def window_data(index, questions, vectors, top_k: int = 10):
     """Per question: (features, labels, windows) for every candidate window."""
     snapshot = index.snapshot
     table = snapshot.sentence_table
-    spans = [s for p in snapshot.passages for s in p.sentences]
-    texts = [snapshot.articles[snapshot.passages[int(table.sentence_passage[r])].article_id].text for r in range(len(spans))]
+    texts = [snapshot.articles[snapshot.passages[int(table.sentence_passage[r])].article_id].text for r in range(table.size)]
     data = []
     for question, vector in zip(questions, vectors):
-        windows = index._windows(snapshot, collapse_whitespace(question.text), vector, top_k, None)
+        text = collapse_whitespace(question.text)
+        windows = index._windows(snapshot, text, vector, top_k, None)
         labels = np.array(
-            [
-                squad.holds_answer(quote_text(texts[a], Span(spans[a].start, spans[b].end), index.quote_limit), question.answers)
-                for a, b in zip(windows.first, windows.last)
+            [  # quoted as searches quote them
+                squad.holds_answer(quote_text(texts[a], index.quote_window(snapshot, text, a, b), index.quote_limit), question.answers)
+                for a, b in zip(windows.first.tolist(), windows.last.tolist())
             ]
         )
         data.append((windows.features, labels, windows))

@@ -14,7 +14,7 @@ from .embedding import Embedder, EmbedderSpec
 from .errors import ArticlesFolderError, IndexStoreError, InvalidQuestion, UnknownArticle
 from .loaders import load_folder
 from .passages import chunk_article
-from .quotes import QUOTE_LIMIT, QuoteWindow, quote_text
+from .quotes import QUOTE_LIMIT, QuoteWindow, focus_span, quote_text
 from .records import Answer, Article, ArticleSummary, Passage, SearchResult, Span
 from .search import (
     WINDOW_FEATURES,
@@ -480,7 +480,6 @@ class ArticleIndex:
         windows = self._windows(snapshot, question, question_vector, top_k, allowed)
         if windows is None:
             return Answer(question, False)
-        table = snapshot.sentence_table
         chosen = choose_windows(windows, top_k)
         best = windows.features[chosen[0]]
         signal = best[WINDOW_FEATURES.index("best_sentence")] + ANSWER_TERM_WEIGHT * best[WINDOW_FEATURES.index("terms")]
@@ -489,11 +488,9 @@ class ArticleIndex:
         for window in chosen:
             passage = snapshot.passages[int(windows.passage[window])]
             article = snapshot.articles[passage.article_id]
-            first_row, last_row = int(windows.first[window]), int(windows.last[window])
-            span = QuoteWindow(
-                self._sentence_span(snapshot, table, first_row).start,
-                self._sentence_span(snapshot, table, last_row).end,
-                self._sentence_span(snapshot, table, highlight_row(windows, window, self.weights.highlight_terms)),
+            span = self.quote_window(
+                snapshot, question, int(windows.first[window]), int(windows.last[window]),
+                highlight_row(windows, window, self.weights.highlight_terms),
             )
             quote = quote_text(article.text, span, self.quote_limit)
             highlight = quote_text(article.text, span.highlight, self.quote_limit)
@@ -512,6 +509,29 @@ class ArticleIndex:
                 )
             )
         return Answer(question, answered, tuple(results))
+
+    def quote_window(
+        self, snapshot: IndexSnapshot, question: str, first_row: int, last_row: int, highlight: int | None = None
+    ) -> QuoteWindow:
+        """What to quote for the window of sentence rows first_row..last_row, ``highlight`` its best sentence's
+        row (None: the first). A window too long to quote whole is one sentence longer than the quote limit
+        (several sentences are only put together as far as they fit): its part about the question is quoted,
+        not its first words, which rarely hold the answer."""
+        table = snapshot.sentence_table
+        start = self._sentence_span(snapshot, table, first_row).start
+        end = self._sentence_span(snapshot, table, last_row).end
+        if table.cumulative[last_row + 1] - table.cumulative[first_row] - 1 <= self.quote_limit:
+            return QuoteWindow(start, end, self._sentence_span(snapshot, table, first_row if highlight is None else highlight))
+        term_ids, _ = table.query(snapshot.keyword.query_terms(question))
+        vocabulary = table.vocabulary
+        focused = focus_span(
+            snapshot.articles[snapshot.passages[int(table.sentence_passage[first_row])].article_id].text,
+            Span(start, end),
+            self.quote_limit,
+            lambda word: [vocabulary.get(term) for term in snapshot.keyword.query_terms(word)],
+            dict(zip(term_ids.tolist(), table.idf[term_ids].tolist())),
+        )
+        return QuoteWindow(focused.start, focused.end, focused)
 
     @staticmethod
     def _sentence_span(snapshot: IndexSnapshot, table: SentenceTable, row: int) -> Span:

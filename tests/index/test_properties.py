@@ -20,7 +20,7 @@ from index import ArticleIndex, ArticleLoadError
 from index.embedding import Embedder
 from index.loaders import article_from_bytes, article_from_text, content_hash
 from index.passages import MAX_TOKENS, approximate_token_counts, chunk_article
-from index.quotes import QUOTE_LIMIT, QuoteWindow, quote_text
+from index.quotes import QUOTE_LIMIT, QuoteWindow, focus_span, quote_text
 from index.records import Article, Section, Span
 from index.text import collapse_whitespace
 
@@ -243,6 +243,40 @@ def test_any_span_quotes_verbatim_within_the_limit(text, data, limit):
     assert len(quote) <= limit
     assert quote in collapse_whitespace(text)
     assert quote == quote.strip() and "  " not in quote
+
+
+@FAST
+@given(text=article_text, data=st.data(), limit=st.integers(1, 200))
+def test_the_focused_part_of_a_long_span_is_whole_words_of_it_within_the_limit(text, data, limit):
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    wanted = data.draw(st.lists(st.sampled_from(WORDS), max_size=4))
+    weights = {word.casefold(): float(n) for n, word in enumerate(wanted, 1)}
+    focused = focus_span(text, Span(start, end), limit, lambda word: [word.casefold()], weights)
+    assert start <= focused.start <= focused.end <= end
+    if len(collapse_whitespace(text[start:end])) <= limit:
+        assert focused == Span(start, end)
+    elif focused != Span(start, end):  # a part: whole words, quoted whole, verbatim
+        part = text[focused.start:focused.end]
+        assert part == part.strip() and part
+        assert focused.start == start or text[focused.start - 1].isspace()
+        assert focused.end == end or text[focused.end].isspace()
+        assert quote_text(text, focused, limit) == collapse_whitespace(part)
+        assert len(collapse_whitespace(part)) <= limit
+
+
+def test_a_long_span_is_quoted_around_the_words_asked_about():
+    filler = " ".join(f"word{n}" for n in range(200))
+    text = f"{filler} the lens was ground by Fresnel in Paris and {filler}"
+    weights = {"fresnel": 2.0, "lens": 1.0}
+    focused = focus_span(text, Span(0, len(text)), 100, lambda word: [word], weights)
+    quote = quote_text(text, focused, 100)
+    assert "the lens was ground by Fresnel in Paris" in quote
+    # the matches sit in the middle: words both before and after them are quoted
+    assert quote.index("lens") > 20 and len(quote) - quote.index("Fresnel") > 30
+    # nothing asked about: the words from the start that fit, as quote_text cuts them
+    start = focus_span(text, Span(0, len(text)), 100, lambda word: [word], {})
+    assert start.start == 0 and text[start.start:start.end] == quote_text(text, Span(0, len(text)), 100)
 
 
 # -- search end to end, without the model -----------------------------------------------------------------

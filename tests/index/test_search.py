@@ -128,9 +128,9 @@ def test_quotes_are_verbatim_short_and_hold_their_highlight(embedder, articles, 
             assert len(result.quote) <= limit
             assert result.quote in texts[result.article_id]
             assert result.highlight in result.quote
-            if limit == QUOTE_LIMIT:  # windows are whole sentences: the offsets give the quote exactly
-                article = next(a for a in index.articles() if a.id == result.article_id)
-                assert collapse_whitespace(article.text[result.start:result.end]) == result.quote
+            # whole sentences, or whole words of one too long to quote: the offsets give the quote exactly
+            article = next(a for a in index.articles() if a.id == result.article_id)
+            assert collapse_whitespace(article.text[result.start:result.end]) == result.quote
 
 
 def test_results_do_not_repeat_each_other(index):
@@ -168,3 +168,33 @@ def test_searching_one_article_quotes_only_it(index):
     answer = index.search("How is honey made?", top_k=5, article="Honeybees")
     assert answer.results and {r.article for r in answer.results} == {"Honeybees"}
     assert "nectar" in answer.results[0].quote
+
+
+CLOCKS = """Clocks of the museum
+
+The museum's clock room holds a long run of makers, among them Thomas Tompion, George Graham, John Harrison,
+Abraham-Louis Breguet, Ferdinand Berthoud, Pierre Le Roy, Julien Le Roy, Thomas Mudge, John Arnold, Thomas
+Earnshaw, Benjamin Vulliamy, Edward John Dent, James Ferguson Cole, Charles Frodsham, Victor Kullberg, Louis
+Moinet, Antide Janvier, Jean-Antoine Lépine, Robert Robin, Joseph Knibb, Edward East, Daniel Quare, Christopher
+Gould, Samuel Watson, Henry Jones, Ahasuerus Fromanteel, William Clement, John Ellicott, Alexander Cumming,
+Justin Vulliamy, Josiah Emery, William Hardy, Edward Massey, Robert Molyneux and Paul Garnier, and, kept under
+glass in the middle of the room, the great astronomical clock that Jens Olsen designed for the city hall of
+Copenhagen, whose slowest gear turns once in twenty-five thousand years.
+
+Most of the clocks are wound once a week by the museum's own clockmaker.
+"""
+
+
+def test_a_sentence_too_long_to_quote_is_quoted_where_it_answers(embedder, tmp_path):
+    (tmp_path / "clocks.txt").write_text(CLOCKS, encoding="utf-8")
+    index = ArticleIndex(embedder)
+    index.sync_folder(tmp_path)
+    article = index.articles()[0]
+    long_sentence = collapse_whitespace(CLOCKS.split("\n\n")[1])
+    assert len(long_sentence) > QUOTE_LIMIT and "Jens Olsen" not in long_sentence[:QUOTE_LIMIT]
+    top = index.search("Which clock did Jens Olsen design?").results[0]
+    assert "astronomical clock that Jens Olsen designed for the city hall of Copenhagen" in top.quote
+    assert len(top.quote) <= QUOTE_LIMIT and top.quote in long_sentence
+    assert collapse_whitespace(article.text[top.start:top.end]) == top.quote and top.highlight == top.quote
+    # a question about its start still gets its start
+    assert index.search("Which clocks by Thomas Tompion are in the clock room?").results[0].quote.startswith("The museum's clock room")
