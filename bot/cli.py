@@ -151,6 +151,7 @@ def answer_text(answer: Answer, emphasis: bool) -> str:
     for rank, result in enumerate(answer.results, 1):
         where = result.article + (f" › {result.section}" if result.section else "")
         quote = result.quote.replace(result.highlight, f"{bold}{result.highlight}{plain}", 1)
+        quote = ("…" if result.cut_before else "") + quote + ("…" if result.cut_after else "")
         lines += [f"[{rank}] {where}  (score {result.score:.2f})", f"    “{quote}”", f"    source: {result.url or result.source}"]
     return "\n".join(lines) + "\n"
 

@@ -48,9 +48,11 @@ def escape(text: str) -> str:
 
 
 def highlighted_quote(result: SearchResult, limit: int) -> str:
-    """The quote with its best sentence in bold, escaped, cut at sentence boundaries to fit ``limit``."""
+    """The quote with its best sentence in bold, escaped, cut at sentence boundaries to fit ``limit``; an
+    ellipsis marks where words of a sentence are left out (by the index's quote or by this cut)."""
     quote = result.quote
     at = quote.find(result.highlight) if result.highlight else -1
+    lead = ELLIPSIS if result.cut_before else ""
     for room in range(len(quote), 0, -max(1, len(quote) // 12)):
         piece = shorten(quote, room)
         if at >= 0 and at + len(result.highlight) <= len(piece.rstrip(ELLIPSIS)):
@@ -58,9 +60,10 @@ def highlighted_quote(result: SearchResult, limit: int) -> str:
             rendered = f"{escape(before)}**{escape(sentence)}**{escape(after)}"
         else:
             rendered = escape(piece)
+        rendered = lead + rendered + (ELLIPSIS if result.cut_after and piece == quote else "")
         if len(rendered) <= limit:
             return rendered
-    return escape(shorten(quote, limit // 2))
+    return lead + escape(shorten(quote, limit // 2))
 
 
 # Longer links are not shown as links (a cut link is a broken one); they would crowd out the quote.

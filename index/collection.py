@@ -14,7 +14,7 @@ from .embedding import Embedder, EmbedderSpec
 from .errors import ArticlesFolderError, IndexStoreError, InvalidQuestion, UnknownArticle
 from .loaders import load_folder
 from .passages import chunk_article
-from .quotes import QUOTE_LIMIT, QuoteWindow, focus_span, quote_text
+from .quotes import QUOTE_LIMIT, QuoteWindow, cut_quote, focus_span, quote_text
 from .records import Answer, Article, ArticleSummary, Passage, SearchResult, Span
 from .search import (
     WINDOW_FEATURES,
@@ -485,14 +485,15 @@ class ArticleIndex:
         signal = best[WINDOW_FEATURES.index("best_sentence")] + ANSWER_TERM_WEIGHT * best[WINDOW_FEATURES.index("terms")]
         answered = bool(signal >= self.min_score)
         results = []
+        table = snapshot.sentence_table
         for window in chosen:
             passage = snapshot.passages[int(windows.passage[window])]
             article = snapshot.articles[passage.article_id]
+            first_row, last_row = int(windows.first[window]), int(windows.last[window])
             span = self.quote_window(
-                snapshot, question, int(windows.first[window]), int(windows.last[window]),
-                highlight_row(windows, window, self.weights.highlight_terms),
+                snapshot, question, first_row, last_row, highlight_row(windows, window, self.weights.highlight_terms)
             )
-            quote = quote_text(article.text, span, self.quote_limit)
+            quote, cut_end = cut_quote(article.text, span, self.quote_limit)
             highlight = quote_text(article.text, span.highlight, self.quote_limit)
             results.append(
                 SearchResult(
@@ -506,6 +507,8 @@ class ArticleIndex:
                     score=float(windows.scores[window]),
                     start=span.start,
                     end=span.end,
+                    cut_before=span.start > self._sentence_span(snapshot, table, first_row).start,
+                    cut_after=cut_end or span.end < self._sentence_span(snapshot, table, last_row).end,
                 )
             )
         return Answer(question, answered, tuple(results))

@@ -28,11 +28,16 @@ class QuoteWindow:
 
 def quote_text(text: str, span: Span | QuoteWindow, limit: int = QUOTE_LIMIT) -> str:
     """The verbatim quote for a span (whitespace collapsed); cut at the last word that fits if still too long."""
+    return cut_quote(text, span, limit)[0]
+
+
+def cut_quote(text: str, span: Span | QuoteWindow, limit: int = QUOTE_LIMIT) -> tuple[str, bool]:
+    """``quote_text``, and whether it had to cut the span's end off to fit ``limit``."""
     quote = collapse_whitespace(text[span.start:span.end])
     if len(quote) <= limit:
-        return quote
+        return quote, False
     cut = quote.rfind(" ", 0, limit + 1)
-    return quote[: cut if cut > 0 else limit].rstrip()
+    return quote[: cut if cut > 0 else limit].rstrip(), True
 
 
 def focus_span(

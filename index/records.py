@@ -60,6 +60,9 @@ class SearchResult:
     score: float
     start: int  # character offsets of the quote in the article's text
     end: int
+    # The quote starts (ends) inside a sentence, whose beginning (rest) is left out: one too long to quote whole.
+    cut_before: bool = False
+    cut_after: bool = False
 
 
 @dataclass(frozen=True, slots=True)

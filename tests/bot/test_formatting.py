@@ -56,6 +56,14 @@ def test_answer_bolds_the_highlighted_sentence_and_names_the_source():
     assert_within_limits(embed)
 
 
+def test_words_the_quote_leaves_out_of_a_sentence_are_marked():
+    quote = "the clock that Jens Olsen designed for the city hall"
+    cut = answer_embed(Answer("q", True, (result(quote, cut_before=True, cut_after=True),))).fields[0].value
+    assert cut.startswith("…**the clock that Jens Olsen designed for the city hall**…")
+    whole = answer_embed(Answer("q", True, (result(quote),))).fields[0].value
+    assert whole.startswith("**the clock that Jens Olsen designed for the city hall**\n") and "…" not in whole
+
+
 def test_url_is_linked():
     embed = answer_embed(Answer("q", True, (result("Quote.", url="https://example.org/a"),)))
     assert "(https://example.org/a)" in embed.fields[0].value

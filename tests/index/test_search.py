@@ -196,5 +196,10 @@ def test_a_sentence_too_long_to_quote_is_quoted_where_it_answers(embedder, tmp_p
     assert "astronomical clock that Jens Olsen designed for the city hall of Copenhagen" in top.quote
     assert len(top.quote) <= QUOTE_LIMIT and top.quote in long_sentence
     assert collapse_whitespace(article.text[top.start:top.end]) == top.quote and top.highlight == top.quote
+    assert top.cut_before and top.cut_after == (not long_sentence.endswith(top.quote))
     # a question about its start still gets its start
-    assert index.search("Which clocks by Thomas Tompion are in the clock room?").results[0].quote.startswith("The museum's clock room")
+    start = index.search("Which clocks by Thomas Tompion are in the clock room?").results[0]
+    assert start.quote.startswith("The museum's clock room") and not start.cut_before and start.cut_after
+    whole = index.search("Who winds the clocks?").results[0]
+    assert whole.quote == "Most of the clocks are wound once a week by the museum's own clockmaker."
+    assert not whole.cut_before and not whole.cut_after
