@@ -27,7 +27,6 @@ from .text import collapse_whitespace
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 
-
 @functools.cache
 def english_stopwords() -> frozenset[str]:
     """The stop words bm25s.tokenize drops for stopwords="en"."""
