@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -183,9 +184,25 @@ def save_snapshot(snapshot: IndexSnapshot, index_dir: Path) -> Path:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    # Processes sharing the folder may be loading the version just replaced: it goes at the next save.
-    _remove_old_versions(index_dir, keep={version.name, replaced})
+    # Processes sharing the folder may be loading the version just replaced: it goes at the next save. Older
+    # ones are listed now (a later save's new files can never be among them) and removed by a worker thread, so
+    # that the caller does not wait for the disk; a removal cut short is finished by the next save.
+    old_versions = _old_versions(index_dir, keep={version.name, replaced})
+    if old_versions:
+        removal = threading.Thread(target=_remove, args=(old_versions,), name="index-old-versions")
+        _removals[:] = [*(other for other in _removals if other.is_alive()), removal]
+        removal.start()
     return version
+
+
+# Removals of old versions under way (the interpreter waits for them before it exits).
+_removals: list[threading.Thread] = []
+
+
+def wait_for_removals() -> None:
+    """Return once the old versions that earlier saves left to remove are gone."""
+    while _removals:
+        _removals.pop().join()
 
 
 def _write_version(snapshot: IndexSnapshot, files: _VersionFiles) -> None:
@@ -213,10 +230,17 @@ def _write_version(snapshot: IndexSnapshot, files: _VersionFiles) -> None:
     files.write(MANIFEST, json.dumps(manifest, indent=1).encode())
 
 
-def _remove_old_versions(index_dir: Path, keep: set[str | None]) -> None:
-    for path in index_dir.iterdir():
-        if path.name not in keep and path.name != POINTER and (path.name.startswith(("v-", ".staging-", f".{POINTER}."))):
-            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+def _old_versions(index_dir: Path, keep: set[str | None]) -> list[Path]:
+    """Versions, staging folders and pointer files left aside in the index folder, but for those in ``keep``."""
+    return [
+        path for path in index_dir.iterdir()
+        if path.name not in keep and path.name != POINTER and path.name.startswith(("v-", ".staging-", f".{POINTER}."))
+    ]
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
 def _pointer(index_dir: Path) -> str | None:
