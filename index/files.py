@@ -7,8 +7,8 @@ import os
 import uuid
 import zlib
 from collections.abc import Callable, Iterable
-from typing import BinaryIO
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 

@@ -190,19 +190,23 @@ def save_snapshot(snapshot: IndexSnapshot, index_dir: Path) -> Path:
     old_versions = _old_versions(index_dir, keep={version.name, replaced})
     if old_versions:
         removal = threading.Thread(target=_remove, args=(old_versions,), name="index-old-versions")
-        _removals[:] = [*(other for other in _removals if other.is_alive()), removal]
+        with _removals_lock:  # saves of several collections may run at once
+            _removals[:] = [*(other for other in _removals if other.is_alive()), removal]
         removal.start()
     return version
 
 
 # Removals of old versions under way (the interpreter waits for them before it exits).
 _removals: list[threading.Thread] = []
+_removals_lock = threading.Lock()
 
 
 def wait_for_removals() -> None:
     """Return once the old versions that earlier saves left to remove are gone."""
-    while _removals:
-        _removals.pop().join()
+    with _removals_lock:
+        pending, _removals[:] = list(_removals), []
+    for removal in pending:
+        removal.join()
 
 
 def _write_version(snapshot: IndexSnapshot, files: _VersionFiles) -> None:
