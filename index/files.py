@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -28,6 +30,25 @@ def file_crc32(path: Path) -> int:
         for block in iter(lambda: handle.read(1 << 20), b""):
             checksum = zlib.crc32(block, checksum)
     return checksum
+
+
+def write_checksummed(handle: BinaryIO, chunks: Iterable[bytes | memoryview]) -> tuple[int, int]:
+    """Write the chunks; returns the CRC-32 (as ``file_crc32`` would give it) and the size of what was written,
+    computed from the bytes in memory rather than by reading the file back."""
+    checksum = size = 0
+    for chunk in chunks:
+        handle.write(chunk)
+        checksum = zlib.crc32(chunk, checksum)
+        size += memoryview(chunk).nbytes
+    return checksum, size
+
+
+def npy_chunks(array: np.ndarray) -> tuple[bytes, memoryview]:
+    """The bytes ``np.save`` writes for a C-contiguous array, as its header and a view of the array's own
+    memory (no copy)."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, np.lib.format.header_data_from_array_1_0(array))
+    return header.getvalue(), memoryview(array.reshape(-1).view(np.uint8))
 
 
 def replace_atomically(path: Path, write: Callable[[Path], None]) -> None:

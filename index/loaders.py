@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -195,7 +196,10 @@ def load_article(path: Path, root: Path | None = None, known: Mapping[str, Artic
     """Load one article file; ``root`` makes its id the path relative to the articles folder.
 
     An article in ``known`` with the same id and content hash is returned as it is, without parsing again."""
-    article_id = path.relative_to(root).as_posix() if root else path.name
+    return _load_article_file(path, path.relative_to(root).as_posix() if root else path.name, known)
+
+
+def _load_article_file(path: Path, article_id: str, known: Mapping[str, Article] | None) -> Article:
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise ArticleLoadError(f"{article_id}: unsupported file type {path.suffix.lower() or '(none)'}")
     try:
@@ -208,12 +212,27 @@ def load_article(path: Path, root: Path | None = None, known: Mapping[str, Artic
     return article_from_bytes(article_id, str(path), data)
 
 
-def article_files(folder: Path) -> Iterable[Path]:
-    """Every visible file below the folder, in a stable order."""
-    for path in sorted(folder.rglob("*")):
-        relative = path.relative_to(folder)
-        if path.is_file() and not any(part.startswith(".") for part in relative.parts):
-            yield path
+def article_files(folder: Path) -> Iterator[Path]:
+    """Every visible file below the folder, in the order of their paths compared part by part (as sorted Paths).
+
+    Hidden files and folders (their names start with a dot) are left out; linked files are read, linked folders
+    are not followed (so a link cannot bring in a folder twice, or loop), and an unreadable folder is skipped."""
+    return (path for _, path in _visible_files(folder, ""))
+
+
+def _visible_files(folder: Path, prefix: str) -> Iterator[tuple[str, Path]]:
+    """``article_files`` with each file's path relative to the top folder (``prefix`` is this folder's). One
+    os.scandir per folder: its entries say what they are without a stat of each file."""
+    try:
+        with os.scandir(folder) as scan:
+            entries = sorted((entry for entry in scan if not entry.name.startswith(".")), key=lambda entry: entry.name)
+    except PermissionError:
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            yield from _visible_files(folder / entry.name, f"{prefix}{entry.name}/")  # its files sort where its name does
+        elif entry.is_file():
+            yield prefix + entry.name, folder / entry.name
 
 
 def load_folder(folder: Path, known: Mapping[str, Article] | None = None) -> FolderLoad:
@@ -223,10 +242,10 @@ def load_folder(folder: Path, known: Mapping[str, Article] | None = None) -> Fol
     if not folder.is_dir():
         raise ArticlesFolderError(f"The articles folder {folder} does not exist.")
     loaded = FolderLoad()
-    for path in article_files(folder):
+    for article_id, path in _visible_files(folder, ""):
         try:
-            loaded.articles.append(load_article(path, folder, known))
+            loaded.articles.append(_load_article_file(path, article_id, known))
         except ArticleLoadError as error:
             logger.warning("Skipped %s", error)
-            loaded.skipped.append((path.relative_to(folder).as_posix(), str(error)))
+            loaded.skipped.append((article_id, str(error)))
     return loaded

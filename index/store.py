@@ -12,18 +12,23 @@ it. A save keeps the version it replaced, so a reader that has just read the old
 it; a reader whose version vanishes all the same (after two saves in quick succession) loads the new one."""
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import shutil
+import threading
 import time
 import uuid
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from .errors import IncompatibleIndex, IndexStoreError
-from .files import file_crc32, load_mapped, write_atomically
+from .files import file_crc32, load_mapped, npy_chunks, write_atomically, write_checksummed
 from .records import Article, Passage, Section, Span
 from .snapshot import IndexSnapshot
 from .tokens import TokenizedCollection
@@ -36,10 +41,12 @@ logger = logging.getLogger(__name__)
 #    approximate FAISS passage index.
 # 4: the tokenized form of the collection (vocabulary and term arrays) replaces the saved keyword index and
 #    sentence table, which are made from it; files are checked by CRC-32 rather than SHA-256.
-FORMAT_VERSION = 4
+# 5: the passage records are integer arrays in passages.npz rather than nested lists in records.json.
+FORMAT_VERSION = 5
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
 _RECORDS = "records.json"
+_PASSAGES = "passages.npz"
 _PASSAGE_VECTORS = "passage_vectors.npy"
 _SENTENCE_VECTORS = "sentence_vectors.npy"
 _APPROXIMATE_PASSAGES = "passage_index.faiss"
@@ -53,11 +60,81 @@ CHECKSUM_LIMIT = 64 * 1024 * 1024
 LOAD_ATTEMPTS = 3
 
 
-def _fsync_write(path: Path, data: bytes) -> None:
-    with path.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
+class _VersionFiles:
+    """The files of a version being written. Each is flushed to disk by a worker thread while the next one is
+    made (the flushes overlap with each other and with the encoding), and its CRC-32 and size for the manifest
+    come from the bytes in memory rather than from reading the file back."""
+
+    def __init__(self, folder: Path, flushing: ThreadPoolExecutor) -> None:
+        self.folder = folder
+        self.files: dict[str, dict] = {}
+        self._pool = flushing
+        self._flushes: list[Future] = []
+
+    def write(self, name: str, *chunks: bytes | memoryview) -> None:
+        handle = (self.folder / name).open("xb")
+        try:
+            checksum, size = write_checksummed(handle, chunks)
+            handle.flush()
+        except BaseException:
+            handle.close()
+            raise
+        self.files[name] = {"crc32": checksum, "bytes": size}
+        self._flushes.append(self._pool.submit(_flush_and_close, handle))
+
+    def add_written(self, name: str) -> None:
+        """A file another library wrote (and flushed) itself: its checksum has to be read back."""
+        path = self.folder / name
+        self.files[name] = {"crc32": file_crc32(path), "bytes": path.stat().st_size}
+
+    def wait_until_on_disk(self) -> None:
+        for flush in self._flushes:
+            flush.result()
+
+
+def _flush_and_close(handle: BinaryIO) -> None:
+    try:
         os.fsync(handle.fileno())
+    finally:
+        handle.close()
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> memoryview:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getbuffer()
+
+
+def _passage_arrays(snapshot: IndexSnapshot) -> dict[str, np.ndarray]:
+    """The passage records as integer arrays (far cheaper to write and read than nested JSON lists): per passage
+    its article's ordinal, section, start, end and sentence count; per sentence its start and end."""
+    ordinal = {article_id: n for n, article_id in enumerate(snapshot.articles)}
+    passages = snapshot.passages
+    rows = np.array(
+        [(ordinal[p.article_id], p.section_index, p.start, p.end, len(p.sentences)) for p in passages], dtype=np.int64
+    ).reshape(len(passages), 5)
+    sentences = np.fromiter(
+        (bound for p in passages for s in p.sentences for bound in (s.start, s.end)), dtype=np.int64
+    ).reshape(-1, 2)
+    return {"passages": rows, "sentences": sentences}
+
+
+def _passages_from_arrays(article_ids: list[str], saved: Mapping[str, np.ndarray]) -> tuple[Passage, ...]:
+    """The passages ``_passage_arrays`` saved; ValueError if the arrays do not fit together."""
+    rows, sentences = saved["passages"], saved["sentences"]
+    if (
+        rows.ndim != 2 or rows.shape[1] != 5 or sentences.ndim != 2 or sentences.shape[1] != 2
+        or (len(rows) and not 0 <= rows[:, 0].min() <= rows[:, 0].max() < len(article_ids))
+        or int(rows[:, 4].sum()) != len(sentences)
+    ):
+        raise ValueError("the passage records do not fit together")
+    bounds = sentences.tolist()
+    passages, first = [], 0
+    for article, section, start, end, count in rows.tolist():
+        spans = tuple(Span(s, e) for s, e in bounds[first:first + count])
+        passages.append(Passage(article_ids[article], section, start, end, spans))
+        first += count
+    return tuple(passages)
 
 
 def _article_record(article: Article, indexed_at: float) -> dict:
@@ -94,43 +171,10 @@ def save_snapshot(snapshot: IndexSnapshot, index_dir: Path) -> Path:
     staging = index_dir / f".staging-{version.name}"
     staging.mkdir()
     try:
-        ordinal = {article_id: n for n, article_id in enumerate(snapshot.articles)}
-        records = {
-            "articles": [_article_record(a, snapshot.indexed_at[a.id]) for a in snapshot.articles.values()],
-            "passages": [
-                [ordinal[p.article_id], p.section_index, p.start, p.end, [x for s in p.sentences for x in (s.start, s.end)]]
-                for p in snapshot.passages
-            ],
-        }
-        _fsync_write(staging / _RECORDS, json.dumps(records, ensure_ascii=False).encode())
-        for name, array in ((_PASSAGE_VECTORS, snapshot.passage_vectors), (_SENTENCE_VECTORS, snapshot.sentence_vectors)):
-            with (staging / name).open("wb") as handle:
-                np.save(handle, np.ascontiguousarray(array, dtype=np.float32))
-                handle.flush()
-                os.fsync(handle.fileno())
-        _fsync_write(staging / _VOCABULARY, snapshot.tokens.vocabulary_json())
-        with (staging / _TOKENS).open("wb") as handle:
-            np.savez(handle, **snapshot.tokens.arrays())
-            handle.flush()
-            os.fsync(handle.fileno())
-        if snapshot.approximate_passages is not None:
-            snapshot.approximate_passages.save(staging / _APPROXIMATE_PASSAGES)
-        files = {
-            path.relative_to(staging).as_posix(): {"crc32": file_crc32(path), "bytes": path.stat().st_size}
-            for path in sorted(staging.rglob("*"))
-            if path.is_file()
-        }
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "model": snapshot.model_id,
-            "dimension": snapshot.dimension,
-            "created": time.time(),
-            "articles": {a.id: {"hash": a.content_hash, "title": a.title} for a in snapshot.articles.values()},
-            "passages": len(snapshot.passages),
-            "sentences": int(snapshot.sentence_vectors.shape[0]),
-            "files": files,
-        }
-        _fsync_write(staging / MANIFEST, json.dumps(manifest, indent=1).encode())
+        with ThreadPoolExecutor(max_workers=8, thread_name_prefix="index-save") as flushing:
+            files = _VersionFiles(staging, flushing)
+            _write_version(snapshot, files)
+            files.wait_until_on_disk()  # all of the version is on disk before it can become current
         staging.rename(version)
         try:
             replaced = _pointer(index_dir)
@@ -140,15 +184,67 @@ def save_snapshot(snapshot: IndexSnapshot, index_dir: Path) -> Path:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    # Processes sharing the folder may be loading the version just replaced: it goes at the next save.
-    _remove_old_versions(index_dir, keep={version.name, replaced})
+    # Processes sharing the folder may be loading the version just replaced: it goes at the next save. Older
+    # ones are listed now (a later save's new files can never be among them) and removed by a worker thread, so
+    # that the caller does not wait for the disk; a removal cut short is finished by the next save.
+    old_versions = _old_versions(index_dir, keep={version.name, replaced})
+    if old_versions:
+        removal = threading.Thread(target=_remove, args=(old_versions,), name="index-old-versions")
+        with _removals_lock:  # saves of several collections may run at once
+            _removals[:] = [*(other for other in _removals if other.is_alive()), removal]
+        removal.start()
     return version
 
 
-def _remove_old_versions(index_dir: Path, keep: set[str | None]) -> None:
-    for path in index_dir.iterdir():
-        if path.name not in keep and path.name != POINTER and (path.name.startswith(("v-", ".staging-", f".{POINTER}."))):
-            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+# Removals of old versions under way (the interpreter waits for them before it exits).
+_removals: list[threading.Thread] = []
+_removals_lock = threading.Lock()
+
+
+def wait_for_removals() -> None:
+    """Return once the old versions that earlier saves left to remove are gone."""
+    with _removals_lock:
+        pending, _removals[:] = list(_removals), []
+    for removal in pending:
+        removal.join()
+
+
+def _write_version(snapshot: IndexSnapshot, files: _VersionFiles) -> None:
+    articles = [_article_record(a, snapshot.indexed_at[a.id]) for a in snapshot.articles.values()]
+    # ASCII JSON: more than twice as fast to encode as with the text's own characters (which come out as \u escapes)
+    files.write(_RECORDS, json.dumps({"articles": articles}).encode())
+    files.write(_PASSAGES, _npz_bytes(_passage_arrays(snapshot)))
+    for name, array in ((_PASSAGE_VECTORS, snapshot.passage_vectors), (_SENTENCE_VECTORS, snapshot.sentence_vectors)):
+        files.write(name, *npy_chunks(np.ascontiguousarray(array, dtype=np.float32)))
+    files.write(_VOCABULARY, snapshot.tokens.vocabulary_json())
+    files.write(_TOKENS, _npz_bytes(snapshot.tokens.arrays()))
+    if snapshot.approximate_passages is not None:
+        snapshot.approximate_passages.save(files.folder / _APPROXIMATE_PASSAGES)
+        files.add_written(_APPROXIMATE_PASSAGES)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "model": snapshot.model_id,
+        "dimension": snapshot.dimension,
+        "created": time.time(),
+        "articles": {a.id: {"hash": a.content_hash, "title": a.title} for a in snapshot.articles.values()},
+        "passages": len(snapshot.passages),
+        "sentences": int(snapshot.sentence_vectors.shape[0]),
+        "files": dict(sorted(files.files.items())),
+    }
+    files.write(MANIFEST, json.dumps(manifest, indent=1).encode())
+
+
+def _old_versions(index_dir: Path, keep: set[str | None]) -> list[Path]:
+    """Versions, staging folders and pointer files left aside in the index folder, but for those in ``keep``."""
+    return [
+        path for path in index_dir.iterdir()
+        if path.name not in keep and path.name != POINTER and path.name.startswith(("v-", ".staging-", f".{POINTER}."))
+    ]
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
 def _pointer(index_dir: Path) -> str | None:
@@ -225,11 +321,8 @@ def _load_version(index_dir: Path, version: Path, model_id: str) -> IndexSnapsho
             _check_file(version / name, expected)
         records = json.loads((version / _RECORDS).read_text())
         articles = [_article_from_record(r) for r in records["articles"]]
-        ids = [a.id for a in articles]
-        passages = tuple(
-            Passage(ids[a], section, start, end, tuple(Span(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)))
-            for a, section, start, end, flat in records["passages"]
-        )
+        with np.load(version / _PASSAGES, allow_pickle=False) as saved:
+            passages = _passages_from_arrays([a.id for a in articles], saved)
         # Memory-mapped: pages are read as searches touch them, and several processes share them.
         passage_vectors = load_mapped(version / _PASSAGE_VECTORS)
         sentence_vectors = load_mapped(version / _SENTENCE_VECTORS)

@@ -23,7 +23,9 @@ import pytest
 
 from index.records import Article, Passage, Section, Span
 from index.snapshot import IndexSnapshot
-from index.store import MANIFEST, POINTER, current_version, load_snapshot, read_manifest, save_snapshot
+from index.store import (
+    MANIFEST, POINTER, current_version, load_snapshot, read_manifest, save_snapshot, wait_for_removals,
+)
 from index.tokens import TokenizedCollection
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -78,7 +80,8 @@ def snapshot_generation(snapshot: IndexSnapshot, count: int) -> int:
 
 def assert_tidy(index_dir: Path, replaced: str) -> None:
     """After a completed save: the pointer, its version, the version it replaced (kept for readers in other
-    processes that may be loading it), and nothing else."""
+    processes that may be loading it), and nothing else, once the older ones are removed (in the background)."""
+    wait_for_removals()
     names = sorted(path.name for path in index_dir.iterdir())
     assert names == sorted([POINTER, current_version(index_dir).name, replaced]), names
 

@@ -123,3 +123,21 @@ def test_content_hash_changes_with_content(tmp_path):
     before = load_article(path).content_hash
     path.write_text("A\n\nTwo.\n")
     assert load_article(path).content_hash != before
+
+
+def test_folder_order_hidden_files_and_links(tmp_path):
+    """Articles come in the order of their paths compared folder by folder (a folder's files where its name
+    sorts, before a file whose name only starts with it); hidden files and folders are left out; a linked file
+    is read, a linked folder is not followed and a broken link is ignored."""
+    articles, elsewhere = tmp_path / "articles", tmp_path / "elsewhere"
+    for folder in (articles / "a" / "deep", articles / ".drafts", articles / "b", elsewhere):
+        folder.mkdir(parents=True)
+    for relative in ("a-b.txt", "a/z.txt", "a/deep/x.md", "B.txt", "b/c.txt", ".drafts/draft.txt", "a/.notes.txt"):
+        (articles / relative).write_text(f"{relative}\n\nText of {relative}.\n")
+    (elsewhere / "linked.txt").write_text("Linked\n\nA file kept elsewhere.\n")
+    (articles / "linked.txt").symlink_to(elsewhere / "linked.txt")
+    (articles / "linked-folder").symlink_to(elsewhere, target_is_directory=True)
+    (articles / "broken.txt").symlink_to(tmp_path / "missing.txt")
+    loaded = load_folder(articles)
+    assert [a.id for a in loaded.articles] == ["B.txt", "a/deep/x.md", "a/z.txt", "a-b.txt", "b/c.txt", "linked.txt"]
+    assert loaded.articles[-1].title == "Linked" and not loaded.skipped

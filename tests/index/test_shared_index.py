@@ -11,7 +11,7 @@ import pytest
 from test_crash_safety import MODEL, log_lines, snapshot_generation, start_child, synthetic_snapshot
 
 from index import store
-from index.store import current_version, load_snapshot, save_snapshot
+from index.store import current_version, load_snapshot, save_snapshot, wait_for_removals
 
 COUNT = 500
 
@@ -25,6 +25,7 @@ def other_process_saves_during_next_load(monkeypatch, index_dir: Path, generatio
         todo, pending[:] = list(pending), []  # taken at once: the saves below compute checksums too
         for generation in todo:
             save_snapshot(synthetic_snapshot(generation, COUNT), index_dir)
+        wait_for_removals()  # the other process's saves are over, the old versions they remove included
         return real_checksum(path)
 
     monkeypatch.setattr(store, "file_crc32", checksum)
@@ -44,6 +45,7 @@ def test_a_load_under_way_finishes_with_its_version_when_another_process_saves(t
     assert load_generation(index_dir) == 2  # the next load sees the new one
     previous = current_version(index_dir)
     save_snapshot(synthetic_snapshot(3, COUNT), index_dir)
+    wait_for_removals()
     assert previous.is_dir() and len([p for p in index_dir.iterdir() if p.name.startswith("v-")]) == 2
 
 

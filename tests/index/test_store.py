@@ -32,7 +32,7 @@ def test_round_trip_keeps_records_vectors_and_answers(built, embedder, tmp_path)
 def test_manifest_describes_the_index(built, tmp_path):
     built.save(tmp_path / "ix")
     manifest = read_manifest(tmp_path / "ix")
-    assert manifest["format_version"] == 4
+    assert manifest["format_version"] == 5
     assert manifest["model"] == "all-MiniLM-L6-v2"
     assert manifest["dimension"] == 384
     (article_id, entry), = manifest["articles"].items()
@@ -59,7 +59,7 @@ def test_other_format_is_refused(built, tmp_path):
         load_snapshot(tmp_path / "ix", "all-MiniLM-L6-v2")
 
 
-@pytest.mark.parametrize("victim", ["records.json", "passage_vectors.npy", "sentence_vectors.npy", "tokens.npz", "vocabulary.json"])
+@pytest.mark.parametrize("victim", ["records.json", "passages.npz", "passage_vectors.npy", "sentence_vectors.npy", "tokens.npz", "vocabulary.json"])
 def test_corrupt_or_truncated_files_are_detected(built, tmp_path, victim):
     built.save(tmp_path / "ix")
     path = current_version(tmp_path / "ix") / victim
