@@ -71,10 +71,6 @@ class KeywordIndex:
         counts = np.concatenate([c for _, c in rows]) if rows else np.zeros(0, dtype=np.int64)
         return cls.from_counts(vocabulary, pointer, term_ids.astype(np.int64), counts)
 
-    def terms(self, texts: Sequence[str]) -> list[list[str]]:
-        """The stemmed, stop-word-free terms of each text."""
-        return text_terms(texts)
-
     def query_terms(self, question: str) -> list[str]:
         """The question's terms, made as ``terms`` makes them (lower case, bm25s's token pattern, its English
         stop words, stemmed) but for one text without building a table of distinct words: every search

@@ -212,17 +212,13 @@ def _load_article_file(path: Path, article_id: str, known: Mapping[str, Article]
     return article_from_bytes(article_id, str(path), data)
 
 
-def article_files(folder: Path) -> Iterator[Path]:
-    """Every visible file below the folder, in the order of their paths compared part by part (as sorted Paths).
+def _visible_files(folder: Path, prefix: str) -> Iterator[tuple[str, Path]]:
+    """Every visible file below the folder with its path relative to the top folder (``prefix`` is this folder's),
+    in the order of their paths compared part by part (as sorted Paths). One os.scandir per folder: its entries
+    say what they are without a stat of each file.
 
     Hidden files and folders (their names start with a dot) are left out; linked files are read, linked folders
     are not followed (so a link cannot bring in a folder twice, or loop), and an unreadable folder is skipped."""
-    return (path for _, path in _visible_files(folder, ""))
-
-
-def _visible_files(folder: Path, prefix: str) -> Iterator[tuple[str, Path]]:
-    """``article_files`` with each file's path relative to the top folder (``prefix`` is this folder's). One
-    os.scandir per folder: its entries say what they are without a stat of each file."""
     try:
         with os.scandir(folder) as scan:
             entries = sorted((entry for entry in scan if not entry.name.startswith(".")), key=lambda entry: entry.name)

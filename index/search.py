@@ -172,8 +172,6 @@ class SentenceTable:
     form with a few vectorized passes: quoted lengths, section bounds, and an inverted index of stemmed terms
     and adjacent term pairs (sentence rows per term)."""
 
-    _pair_base = PAIR_BASE
-
     def __init__(self, tokens: TokenizedCollection) -> None:
         counts = tokens.passage_sentences
         passages = len(counts)
@@ -220,7 +218,7 @@ class SentenceTable:
         """The question's known distinct term ids (question words left out) and its adjacent pair codes."""
         ids = [self.vocabulary[t] for t in question_terms if t in self.vocabulary]
         distinct = np.array(list(dict.fromkeys(ids)), dtype=np.int64)
-        pairs = np.array(list(dict.fromkeys(a * self._pair_base + b for a, b in zip(ids, ids[1:]) if a != b)), dtype=np.int64)
+        pairs = np.array(list(dict.fromkeys(a << PAIR_SHIFT | b for a, b in zip(ids, ids[1:]) if a != b)), dtype=np.int64)
         return distinct, pairs
 
     def term_postings(self, term_ids: np.ndarray) -> np.ndarray:

@@ -87,11 +87,6 @@ class IndexSnapshot:
             )
 
     @cached_property
-    def sentence_starts(self) -> np.ndarray:
-        """Row of each passage's first sentence in ``sentence_vectors``."""
-        return self.tokens.passage_first_sentence[:-1]
-
-    @cached_property
     def article_rows(self) -> dict[str, tuple[int, int]]:
         """For each article, the [first, last) range of its passages."""
         starts = self.tokens.article_first_passage.tolist()
