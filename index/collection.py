@@ -68,9 +68,9 @@ def sentence_context(article: Article, sentence: Span) -> str:
 @dataclass(frozen=True, slots=True)
 class QuestionCosines:
     """The question's cosine similarity with passages and sentences, by row. When the whole of a collection
-    searched exactly is searched, every one is computed up front (two products over all vectors cost less
-    than the FAISS searches and the row gathers they replace, and each later look-up is an index); otherwise
-    they are computed for the rows asked."""
+    searched exactly is searched, every one is computed up front, from the int8 copy of the vectors (one product
+    over all of them costs less than the FAISS searches and the row gathers it replaces, and each later look-up
+    is an index; see dense.py); otherwise they are computed in float32 for the rows asked."""
 
     question_vector: np.ndarray
     passage_vectors: np.ndarray
@@ -83,11 +83,12 @@ class QuestionCosines:
     def of(cls, snapshot: IndexSnapshot, question_vector: np.ndarray, every: bool) -> QuestionCosines:
         question_vector = np.asarray(question_vector, dtype=np.float32)
         passage_vectors, sentence_vectors = snapshot.passage_vectors, snapshot.sentence_vectors
-        if not (every and snapshot.searched_exactly and len(snapshot.passages)):
+        quantized = snapshot.quantized_cosines if every else None
+        if quantized is None:
             return cls(question_vector, passage_vectors, sentence_vectors)
-        every_sentence = dot(sentence_vectors, question_vector)
+        every_passage, every_sentence = quantized.scores(question_vector)
         return cls(
-            question_vector, passage_vectors, sentence_vectors, dot(passage_vectors, question_vector), every_sentence,
+            question_vector, passage_vectors, sentence_vectors, every_passage, every_sentence,
             max_per_group(every_sentence, snapshot.sentence_table.passage_first),
         )
 
@@ -395,10 +396,10 @@ class ArticleIndex:
         return ApproximateIndex.build(passage_vectors)
 
     def _install(self, snapshot: IndexSnapshot) -> None:
-        """Make ``snapshot`` the one searched, once all its searches need is ready: the sentence table and the
-        quote windows. (A snapshot with an approximate index has imported FAISS when building or opening it,
+        """Make ``snapshot`` the one searched, once all its searches need is ready: the sentence table, the
+        quote windows and the int8 copy of the vectors. (A snapshot with an approximate index has imported FAISS when building or opening it,
         so the first question never waits for that import, which would hold up the bot's event loop.)"""
-        _ = snapshot.sentence_table, snapshot.windows(self.quote_limit)
+        _ = snapshot.sentence_table, snapshot.windows(self.quote_limit), snapshot.quantized_cosines
         self._snapshot = snapshot
 
     # -- searching ---------------------------------------------------------------------------------

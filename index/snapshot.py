@@ -10,6 +10,7 @@ from functools import cached_property
 
 import numpy as np
 
+from .dense import QuantizedCosines
 from .keyword import KeywordIndex
 from .records import Article, Passage
 from .search import PassageWindows, SentenceTable
@@ -41,6 +42,14 @@ class IndexSnapshot:
     def sentence_table(self) -> SentenceTable:
         """Section bounds, quoted lengths and the term index of every sentence (see search.SentenceTable)."""
         return SentenceTable(self.tokens)
+
+    @cached_property
+    def quantized_cosines(self) -> QuantizedCosines | None:
+        """The int8 copy of every passage and sentence vector that a collection searched exactly scores each
+        question against (dense.py); None for an empty or a larger collection."""
+        if not self.searched_exactly or not self.passages:
+            return None
+        return QuantizedCosines(self.passage_vectors, self.sentence_vectors)
 
     @property
     def searched_exactly(self) -> bool:
