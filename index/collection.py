@@ -26,7 +26,7 @@ from .search import (
     dot,
     expand_ranges,
     fuse,
-    highlight_row,
+    highlight_rows,
     kth_highest,
     max_per_group,
     score_windows,
@@ -86,11 +86,7 @@ class QuestionCosines:
         quantized = snapshot.quantized_cosines if every else None
         if quantized is None:
             return cls(question_vector, passage_vectors, sentence_vectors)
-        every_passage, every_sentence = quantized.scores(question_vector)
-        return cls(
-            question_vector, passage_vectors, sentence_vectors, every_passage, every_sentence,
-            max_per_group(every_sentence, snapshot.sentence_table.passage_first),
-        )
+        return cls(question_vector, passage_vectors, sentence_vectors, *quantized.scores(question_vector))
 
     def passages(self, rows: np.ndarray) -> np.ndarray:
         if self.every_passage is not None:
@@ -399,7 +395,7 @@ class ArticleIndex:
         """Make ``snapshot`` the one searched, once all its searches need is ready: the sentence table, the
         quote windows and the int8 copy of the vectors. (A snapshot with an approximate index has imported FAISS when building or opening it,
         so the first question never waits for that import, which would hold up the bot's event loop.)"""
-        _ = snapshot.sentence_table, snapshot.windows(self.quote_limit), snapshot.quantized_cosines
+        _ = snapshot.sentence_table, snapshot.windows(self.quote_limit), snapshot.quantized_cosines, snapshot.sentence_spans
         self._snapshot = snapshot
 
     # -- searching ---------------------------------------------------------------------------------
@@ -428,7 +424,11 @@ class ArticleIndex:
             # exact search would put every passage in the pool anyway
             return np.arange(len(snapshot.passages))
         # as masks over all passages: cheaper than gathering and merging the lists of rows
-        pooled = (keyword > 0) & (keyword >= kth_highest(keyword, POOL_PER_SIGNAL))
+        # (the threshold from the matching passages alone: partitioning the many zeros of the others is slow)
+        pooled = keyword > 0
+        matching = keyword[pooled]
+        if len(matching) > POOL_PER_SIGNAL:
+            pooled = keyword >= kth_highest(matching, POOL_PER_SIGNAL)
         if cosines.every_passage is not None and cosines.every_best_sentence is not None:
             pooled |= cosines.every_passage >= kth_highest(cosines.every_passage, POOL_PER_SIGNAL)
             # a passage holds one of the nearest sentences when its best sentence is as near
@@ -457,7 +457,7 @@ class ArticleIndex:
         best_keyword = float(keyword.max()) if keyword.size else 0.0
         keyword_relative = keyword[pool] / best_keyword if best_keyword > 0 else np.zeros(len(pool), dtype=np.float32)
         fused = fuse(passage_dense, sentence_best, keyword_relative, self.weights)
-        chosen = np.array(top_indices(fused, max(top_k, CANDIDATE_PASSAGES)), dtype=np.int64)
+        chosen = top_indices(fused, max(top_k, CANDIDATE_PASSAGES))
         candidates = pool[chosen]
         every_window = snapshot.windows(self.quote_limit)
         if every_window is not None:
@@ -486,14 +486,13 @@ class ArticleIndex:
         signal = best[WINDOW_FEATURES.index("best_sentence")] + ANSWER_TERM_WEIGHT * best[WINDOW_FEATURES.index("terms")]
         answered = bool(signal >= self.min_score)
         results = []
-        table = snapshot.sentence_table
-        for window in chosen:
+        spans = snapshot.sentence_spans
+        firsts, lasts = windows.first[chosen].tolist(), windows.last[chosen].tolist()
+        highlights = highlight_rows(windows, chosen, self.weights.highlight_terms)
+        for window, first_row, last_row, highlight_row in zip(chosen, firsts, lasts, highlights):
             passage = snapshot.passages[int(windows.passage[window])]
             article = snapshot.articles[passage.article_id]
-            first_row, last_row = int(windows.first[window]), int(windows.last[window])
-            span = self.quote_window(
-                snapshot, question, first_row, last_row, highlight_row(windows, window, self.weights.highlight_terms)
-            )
+            span = self.quote_window(snapshot, question, first_row, last_row, highlight_row)
             quote, cut_end = cut_quote(article.text, span, self.quote_limit)
             highlight = quote_text(article.text, span.highlight, self.quote_limit)
             results.append(
@@ -508,8 +507,8 @@ class ArticleIndex:
                     score=float(windows.scores[window]),
                     start=span.start,
                     end=span.end,
-                    cut_before=span.start > self._sentence_span(snapshot, table, first_row).start,
-                    cut_after=cut_end or span.end < self._sentence_span(snapshot, table, last_row).end,
+                    cut_before=span.start > spans[first_row].start,
+                    cut_after=cut_end or span.end < spans[last_row].end,
                 )
             )
         return Answer(question, answered, tuple(results))
@@ -521,11 +520,10 @@ class ArticleIndex:
         row (None: the first). A window too long to quote whole is one sentence longer than the quote limit
         (several sentences are only put together as far as they fit): its part about the question is quoted,
         not its first words, which rarely hold the answer."""
-        table = snapshot.sentence_table
-        start = self._sentence_span(snapshot, table, first_row).start
-        end = self._sentence_span(snapshot, table, last_row).end
+        table, spans = snapshot.sentence_table, snapshot.sentence_spans
+        start, end = spans[first_row].start, spans[last_row].end
         if table.cumulative[last_row + 1] - table.cumulative[first_row] - 1 <= self.quote_limit:
-            return QuoteWindow(start, end, self._sentence_span(snapshot, table, first_row if highlight is None else highlight))
+            return QuoteWindow(start, end, spans[first_row if highlight is None else highlight])
         term_ids, _ = table.query(snapshot.keyword.query_terms(question))
         vocabulary = table.vocabulary
         focused = focus_span(
@@ -536,11 +534,6 @@ class ArticleIndex:
             dict(zip(term_ids.tolist(), table.idf[term_ids].tolist())),
         )
         return QuoteWindow(focused.start, focused.end, focused)
-
-    @staticmethod
-    def _sentence_span(snapshot: IndexSnapshot, table: SentenceTable, row: int) -> Span:
-        passage = int(table.sentence_passage[row])
-        return snapshot.passages[passage].sentences[row - int(table.passage_first[passage])]
 
 
 def refresh_from_folder(index: ArticleIndex, articles_dir: Path, index_dir: Path, allow_empty: bool = False) -> UpdateReport:

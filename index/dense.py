@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -22,6 +21,7 @@ logger = logging.getLogger(__name__)
 def _onnx():
     """onnx and onnxruntime, imported when the first collection is scored (not to load or list an index)."""
     import onnx
+    import onnx.numpy_helper
     import onnxruntime
 
     return onnx, onnxruntime
@@ -31,66 +31,87 @@ def _onnx():
 QUANTIZE_ROWS = 1024
 
 
-def quantize_transposed(matrices: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """The rows of ``matrices`` (one after another) as int8 codes times one scale per row, symmetric (a row's
-    largest magnitude maps to 127). The codes come transposed, (dimension, rows), as the product wants them."""
-    rows = sum(len(m) for m in matrices)
-    codes = np.empty((matrices[0].shape[1], rows), dtype=np.int8)
-    scales = np.empty(rows, dtype=np.float32)
-    done = 0
-    for matrix in matrices:
-        for start in range(0, len(matrix), QUANTIZE_ROWS):
-            block = np.asarray(matrix[start:start + QUANTIZE_ROWS], dtype=np.float32)
-            block_scales = np.abs(block).max(axis=1) / np.float32(127.0)
-            block_scales[block_scales == 0] = 1.0  # an all-zero row stays zero
-            block = block / block_scales[:, None]
-            np.rint(block, out=block)
-            codes[:, done:done + len(block)] = block.T
-            scales[done:done + len(block)] = block_scales
-            done += len(block)
+def quantize_transposed(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``vectors`` as int8 codes times one scale per row, symmetric (a row's largest magnitude maps
+    to 127). The codes come transposed, (dimension, rows), as the product wants them."""
+    codes = np.empty((vectors.shape[1], len(vectors)), dtype=np.int8)
+    scales = np.empty(len(vectors), dtype=np.float32)
+    for start in range(0, len(vectors), QUANTIZE_ROWS):
+        block = np.asarray(vectors[start:start + QUANTIZE_ROWS], dtype=np.float32)
+        block_scales = np.abs(block).max(axis=1) / np.float32(127.0)
+        block_scales[block_scales == 0] = 1.0  # an all-zero row stays zero
+        block = block / block_scales[:, None]
+        np.rint(block, out=block)
+        codes[:, start:start + len(block)] = block.T
+        scales[start:start + len(block)] = block_scales
     return codes, scales
 
 
-def _placeholder(onnx, name: str, data_type: int, dims: list[int]):
-    tensor = onnx.TensorProto(name=name, data_type=data_type, data_location=onnx.TensorProto.EXTERNAL)
-    tensor.dims.extend(dims)
+def _placeholder(onnx, name: str, array: np.ndarray):
+    """An initializer whose data is handed to the session separately (add_external_initializers)."""
+    tensor = onnx.TensorProto(name=name, data_type=onnx.helper.np_dtype_to_tensor_dtype(array.dtype), data_location=onnx.TensorProto.EXTERNAL)
+    tensor.dims.extend(array.shape)
     entry = tensor.external_data.add()
     entry.key, entry.value = "location", name
     return tensor
 
 
 class QuantizedCosines:
-    """Cosine similarities of a question with the rows of ``passage_vectors`` and ``sentence_vectors``, from an
-    int8 copy of both, in one product."""
+    """Cosine similarities of a question with every row of ``passage_vectors`` and ``sentence_vectors`` (the
+    sentences of each passage in turn, ``sentence_passage`` giving each one's passage), from an int8 copy of
+    both, and each passage's best sentence cosine, all in one onnxruntime call."""
 
-    def __init__(self, passage_vectors: np.ndarray, sentence_vectors: np.ndarray) -> None:
-        self.passages = len(passage_vectors)
-        codes, scales = quantize_transposed((passage_vectors, sentence_vectors))
-        dimension, rows = codes.shape
+    def __init__(self, passage_vectors: np.ndarray, sentence_vectors: np.ndarray, sentence_passage: np.ndarray) -> None:
         onnx, onnxruntime = _onnx()
-        helper = onnx.helper
+        helper, types = onnx.helper, onnx.TensorProto
+        passage_codes, passage_scales = quantize_transposed(passage_vectors)
+        sentence_codes, sentence_scales = quantize_transposed(sentence_vectors)
+        dimension, passages = passage_codes.shape
+        sentences = sentence_codes.shape[1]
+        # The arrays are handed over as initializers (constants the kernels pack once) rather than written into
+        # the model, which would copy them through protobuf. onnxruntime does not copy them: they are kept here.
+        self._initializers = {
+            "passage_codes": passage_codes,
+            "passage_scales": passage_scales,
+            "sentence_codes": sentence_codes,
+            "sentence_scales": sentence_scales,
+            "sentence_passage": np.asarray(sentence_passage, dtype=np.int64),
+            "no_sentence": np.full(passages, -np.inf, dtype=np.float32),
+        }
+        nodes = [
+            helper.make_node("DynamicQuantizeMatMul", ["question", "passage_codes", "passage_scales"], ["passage_cosines"], domain="com.microsoft"),
+            helper.make_node("DynamicQuantizeMatMul", ["question", "sentence_codes", "sentence_scales"], ["sentence_row"], domain="com.microsoft"),
+            helper.make_node("Reshape", ["sentence_row", "sentence_shape"], ["sentence_cosines"]),
+            # each passage's best sentence: the maximum of the cosines scattered onto their passages
+            helper.make_node("ScatterElements", ["no_sentence", "sentence_passage", "sentence_cosines"], ["best_sentence"], axis=0, reduction="max"),
+        ]
         graph = helper.make_graph(
-            [helper.make_node("DynamicQuantizeMatMul", ["question", "codes", "scales"], ["cosines"], domain="com.microsoft")],
+            nodes,
             "cosines",
-            [helper.make_tensor_value_info("question", onnx.TensorProto.FLOAT, [1, dimension])],
-            [helper.make_tensor_value_info("cosines", onnx.TensorProto.FLOAT, [1, rows])],
+            [helper.make_tensor_value_info("question", types.FLOAT, [1, dimension])],
             [
-                _placeholder(onnx, "codes", onnx.TensorProto.INT8, [dimension, rows]),
-                _placeholder(onnx, "scales", onnx.TensorProto.FLOAT, [rows]),
+                helper.make_tensor_value_info("passage_cosines", types.FLOAT, [1, passages]),
+                helper.make_tensor_value_info("sentence_cosines", types.FLOAT, [sentences]),
+                helper.make_tensor_value_info("best_sentence", types.FLOAT, [passages]),
+            ],
+            [
+                *(_placeholder(onnx, name, array) for name, array in self._initializers.items()),
+                # (a shape must be in the model itself: it is read when the model is checked)
+                onnx.numpy_helper.from_array(np.array([sentences], dtype=np.int64), "sentence_shape"),
             ],
         )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("com.microsoft", 1)])
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1  # one thread: more were slower on a busy 2-core machine
         options.inter_op_num_threads = 1
-        # The arrays are handed over as initializers (constants the kernel packs once) rather than written
-        # into the model, which would copy them through protobuf. onnxruntime does not copy them: kept here.
-        self._arrays = (codes, scales)
-        options.add_external_initializers(["codes", "scales"], [onnxruntime.OrtValue.ortvalue_from_numpy(a) for a in self._arrays])
+        options.add_external_initializers(
+            list(self._initializers), [onnxruntime.OrtValue.ortvalue_from_numpy(a) for a in self._initializers.values()]
+        )
         self._session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
-    def scores(self, question_vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The cosine similarity of the question with every passage vector, then with every sentence vector."""
+    def scores(self, question_vector: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The question's cosine similarity with every passage vector, with every sentence vector, and each
+        passage's best sentence cosine."""
         question = np.asarray(question_vector, dtype=np.float32).reshape(1, -1)
-        cosines = self._session.run(None, {"question": question})[0][0]
-        return cosines[: self.passages], cosines[self.passages:]
+        passage_cosines, sentence_cosines, best_sentence = self._session.run(None, {"question": question})
+        return passage_cosines[0], sentence_cosines, best_sentence

@@ -137,13 +137,14 @@ def kth_highest(scores: np.ndarray, k: int) -> float:
     return float(np.partition(scores, position)[position])
 
 
-def top_indices(scores: np.ndarray, k: int) -> list[int]:
-    """Indices of the ``k`` highest scores, best first."""
-    k = min(k, int(np.isfinite(scores).sum()))
+def top_indices(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` highest finite scores, best first."""
+    k = min(k, len(scores))
     if k <= 0:
-        return []
+        return np.zeros(0, dtype=np.int64)
     candidates = np.argpartition(-scores, k - 1)[:k]
-    return candidates[np.argsort(-scores[candidates], kind="stable")].tolist()
+    best = candidates[np.argsort(-scores[candidates], kind="stable")]
+    return best[np.isfinite(scores[best])]
 
 
 # -- per-index sentence data ------------------------------------------------------------------------------------
@@ -450,10 +451,11 @@ def choose_windows(windows: Windows, k: int, max_shared: float = 0.0) -> list[in
     return chosen
 
 
-def highlight_row(windows: Windows, window: int, term_weight: float) -> int:
-    """The sentence row of the window that best answers: cosine similarity plus weighted share of terms."""
-    scores = windows.sentence_dense[window] + term_weight * windows.sentence_terms[window]
-    return int(windows.first[window]) + int(np.argmax(scores))  # the padding repeats the last sentence: never first
+def highlight_rows(windows: Windows, chosen: Sequence[int], term_weight: float) -> list[int]:
+    """The sentence row of each chosen window that best answers: cosine similarity plus weighted share of terms."""
+    scores = windows.sentence_dense[chosen] + term_weight * windows.sentence_terms[chosen]
+    # the padding repeats the last sentence, so argmax (the first best) never picks it
+    return (windows.first[chosen] + np.argmax(scores, axis=1)).tolist()
 
 
 def weights_from_vectors(window: Sequence[float], focus: Sequence[float], base: FusionWeights | None = None) -> FusionWeights:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain
 
 import numpy as np
 
 from .dense import QuantizedCosines
 from .keyword import KeywordIndex
-from .records import Article, Passage
+from .records import Article, Passage, Span
 from .search import PassageWindows, SentenceTable
 from .tokens import TokenizedCollection
 from .vectors import VectorIndex
@@ -49,7 +50,7 @@ class IndexSnapshot:
         question against (dense.py); None for an empty or a larger collection."""
         if not self.searched_exactly or not self.passages:
             return None
-        return QuantizedCosines(self.passage_vectors, self.sentence_vectors)
+        return QuantizedCosines(self.passage_vectors, self.sentence_vectors, self.sentence_table.sentence_passage)
 
     @property
     def searched_exactly(self) -> bool:
@@ -94,6 +95,11 @@ class IndexSnapshot:
                 outside=np.concatenate((moved.outside, made.outside))[order],
                 norm=np.concatenate((moved.norm, made.norm))[order],
             )
+
+    @cached_property
+    def sentence_spans(self) -> tuple[Span, ...]:
+        """Every sentence's span in its article, by sentence row (passage by passage)."""
+        return tuple(chain.from_iterable(passage.sentences for passage in self.passages))
 
     @cached_property
     def article_rows(self) -> dict[str, tuple[int, int]]:
