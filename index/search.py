@@ -219,7 +219,8 @@ class SentenceTable:
 
     def query(self, question_terms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """The question's known distinct term ids (question words left out) and its adjacent pair codes."""
-        ids = [self.vocabulary[t] for t in question_terms if t in self.vocabulary]
+        vocabulary = self.vocabulary
+        ids = [i for t in question_terms if (i := vocabulary.get(t)) is not None]
         distinct = np.array(list(dict.fromkeys(ids)), dtype=np.int64)
         pairs = np.array(list(dict.fromkeys(a << PAIR_SHIFT | b for a, b in zip(ids, ids[1:]) if a != b)), dtype=np.int64)
         return distinct, pairs
