@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .tokens import TokenizedCollection, offsets, stem_words, text_terms, text_words
+from .tokens import TokenizedCollection, offsets, question_terms, text_terms
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +72,10 @@ class KeywordIndex:
         return cls.from_counts(vocabulary, pointer, term_ids.astype(np.int64), counts)
 
     def query_terms(self, question: str) -> list[str]:
-        """The question's terms, made as ``terms`` makes them (lower case, bm25s's token pattern, its English
-        stop words, stemmed) but for one text without building a table of distinct words: every search
-        tokenizes its question."""
-        return stem_words(text_words(question))
+        """The question's terms, made as tokens.text_terms makes them (lower case, bm25s's token pattern, its
+        English stop words, stemmed) but for one text, each word's term remembered: every search tokenizes
+        its question."""
+        return question_terms(question)
 
     def scores(self, question_terms: Sequence[str]) -> np.ndarray:
         """BM25 of every document for the question's terms (``query_terms``). As in bm25s, a repeated term counts

@@ -106,9 +106,9 @@ def max_per_group(values: np.ndarray, group_starts: np.ndarray) -> np.ndarray:
 
 def expand_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """The concatenated ranges ``starts[i] .. starts[i] + counts[i] - 1``, as one array."""
-    counts = np.asarray(counts, dtype=np.int64)
-    offsets = np.repeat(np.asarray(starts, dtype=np.int64) - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
-    return offsets + np.arange(int(counts.sum()))
+    ends = np.cumsum(counts, dtype=np.int64)  # (few numpy calls: this runs on every search)
+    offsets = np.repeat(np.asarray(starts, dtype=np.int64) - ends + counts, counts)
+    return offsets + np.arange(int(ends[-1]) if len(ends) else 0)
 
 
 def dot(vectors: np.ndarray, question_vector: np.ndarray) -> np.ndarray:
@@ -194,14 +194,12 @@ class SentenceTable:
         last_passage = np.flatnonzero(np.append(starts_section[1:], True)[:passages])
         self.section_first = np.repeat(self.passage_first[first_passage][section_of], counts)
         self.section_last = np.repeat(self.passage_last[last_passage][section_of], counts)
-        # inverted index of terms: sentence rows per term id in CSR form, ascending within each term
+        # inverted index of terms: sentence rows per term id, ascending within each term
         vocabulary_size = max(1, len(tokens.vocabulary))
         term_ids = tokens.sentence_term_ids.astype(np.int64)
-        sorted_ids, self._term_rows = sorted_by_key(term_ids, vocabulary_size, np.diff(tokens.sentence_term_pointer))
-        self._term_pointer = np.zeros(vocabulary_size + 1, dtype=np.int64)
-        np.cumsum(np.bincount(term_ids, minlength=vocabulary_size), out=self._term_pointer[1:])
+        sorted_ids, term_rows = sorted_by_key(term_ids, vocabulary_size, np.diff(tokens.sentence_term_pointer))
         # IDF over passages, as BM25 computes it: a term's rows are ascending, so are their passages
-        passage_of = self.sentence_passage[self._term_rows]
+        passage_of = self.sentence_passage[term_rows]
         distinct = np.ones(len(sorted_ids), dtype=bool)
         distinct[1:] = (sorted_ids[1:] != sorted_ids[:-1]) | (passage_of[1:] != passage_of[:-1])
         document_frequency = np.bincount(sorted_ids[distinct], minlength=vocabulary_size)
@@ -212,35 +210,41 @@ class SentenceTable:
         # pairs sorted by a dense key (first * vocabulary size + second), then coded again
         codes = tokens.sentence_pair_codes
         dense = (codes >> PAIR_SHIFT) * vocabulary_size + (codes & (PAIR_BASE - 1))
-        dense, self._pair_rows = sorted_by_key(dense, vocabulary_size**2, np.diff(tokens.sentence_pair_pointer))
-        self._pair_codes = (dense // vocabulary_size << PAIR_SHIFT) | (dense % vocabulary_size)
+        dense, pair_rows = sorted_by_key(dense, vocabulary_size**2, np.diff(tokens.sentence_pair_pointer))
+        pair_keys = ((dense // vocabulary_size + 1) << PAIR_SHIFT) | (dense % vocabulary_size)
+        # Terms and pairs as one inverted index, so that one searchsorted finds the postings of a question's terms
+        # and pairs together: per posting its key (see ``posting_keys``), sorted, and its sentence row. Rows are
+        # kept as int32 (a sentence table never nears 2**31 rows), which pays for the keys of term postings.
+        self._keys = np.concatenate((sorted_ids, pair_keys))
+        self._rows = np.concatenate((term_rows, pair_rows)).astype(np.int32)
 
     def query(self, question_terms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """The question's known distinct term ids (question words left out) and its adjacent pair codes."""
-        ids = [self.vocabulary[t] for t in question_terms if t in self.vocabulary]
+        vocabulary = self.vocabulary
+        ids = [i for t in question_terms if (i := vocabulary.get(t)) is not None]
         distinct = np.array(list(dict.fromkeys(ids)), dtype=np.int64)
         pairs = np.array(list(dict.fromkeys(a << PAIR_SHIFT | b for a, b in zip(ids, ids[1:]) if a != b)), dtype=np.int64)
         return distinct, pairs
 
-    def term_postings(self, term_ids: np.ndarray) -> np.ndarray:
-        """The sentence rows holding each of ``term_ids``, as one sorted array (see ``held_in_ranges``)."""
-        starts = self._term_pointer[term_ids]
-        return self._keyed(self._term_rows, starts, self._term_pointer[term_ids + 1] - starts)
+    @staticmethod
+    def posting_keys(term_ids: np.ndarray, pair_codes: np.ndarray) -> np.ndarray:
+        """The keys of these terms and pairs in the inverted index: a term's id, a pair's code with its first
+        term's id one higher (all above any term id, even a pair starting with term 0)."""
+        return np.concatenate((term_ids, pair_codes + PAIR_BASE))
 
-    def pair_postings(self, pair_codes: np.ndarray) -> np.ndarray:
-        """The sentence rows holding each adjacent term pair of ``pair_codes``, as ``term_postings``."""
-        starts = np.searchsorted(self._pair_codes, pair_codes, "left")
-        return self._keyed(self._pair_rows, starts, np.searchsorted(self._pair_codes, pair_codes, "right") - starts)
-
-    def _keyed(self, rows: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        # Column c's rows shifted by c * size: the lists follow each other in one sorted array, so a single
-        # searchsorted answers for every column at once instead of one call per term.
-        return rows[expand_ranges(starts, counts)] + np.repeat(np.arange(len(counts)) * self.size, counts)
+    def postings(self, keys: np.ndarray) -> np.ndarray:
+        """The sentence rows holding each of ``keys`` (``posting_keys``; a key no sentence holds has none), as one
+        sorted array: column c's rows shifted by c * size, so that the lists follow each other and a single
+        searchsorted answers for every column at once (``rows_before``) instead of one call per column."""
+        # keys are integers: the rows of key k end where those of k + 1 would start
+        edges = np.searchsorted(self._keys, np.concatenate((keys, keys + 1)))
+        starts, counts = edges[:len(keys)], edges[len(keys):] - edges[:len(keys)]
+        return self._rows[expand_ranges(starts, counts)] + np.repeat(np.arange(len(keys)) * self.size, counts)
 
     def rows_before(self, postings: np.ndarray, columns: int, bounds: np.ndarray) -> np.ndarray:
         """(len(bounds), columns): how many rows holding column j's term (or pair) come before each of the
-        sentence rows ``bounds``, ``postings`` being what ``term_postings`` (or ``pair_postings``) gave for the
-        columns. Rows a..b hold the term when the count before b + 1 exceeds the count before a."""
+        sentence rows ``bounds``, ``postings`` being what ``postings`` gave for the columns. Rows a..b hold the
+        term when the count before b + 1 exceeds the count before a."""
         return np.searchsorted(postings, bounds[:, None] + np.arange(columns) * self.size)
 
 
@@ -393,15 +397,20 @@ def score_windows(
     inside = offsets < sizes[:, None]
     window_dense = sentence_cosines(np.minimum(bounds, table.size - 1))[where]  # (a run's last bound is never used)
     dense_sum = (window_dense * inside).sum(axis=1)
+    # How many rows holding each of the question's terms and pairs come before each bound, terms first: terms and
+    # pairs found together (one search), and whether each window holds each of them compared together
+    columns = len(term_ids)
+    before = table.rows_before(table.postings(table.posting_keys(term_ids, pair_codes)), columns + len(pair_codes), bounds)
+    window_held = before[last_at + 1] > before[first_at]
     # IDF-weighted shares of the question's terms held by each sentence, window and candidate passage
-    terms_before = table.rows_before(table.term_postings(term_ids), len(term_ids), bounds)
+    terms_before = before[:, :columns]
     candidate_shift = shift[windows.pointer[:-1]]
     candidate_first = table.passage_first[candidates] + candidate_shift
     candidate_last = table.passage_last[candidates] + candidate_shift
     held = np.concatenate(
         (
             terms_before[1:] > terms_before[:-1],  # each sentence
-            terms_before[last_at + 1] > terms_before[first_at],  # each window
+            window_held[:, :columns],  # each window
             terms_before[candidate_last + 1] > terms_before[candidate_first],  # each candidate passage
         )
     )
@@ -410,9 +419,8 @@ def score_windows(
     window_terms = shares[len(bounds) - 1:len(bounds) - 1 + len(first)]
     passage_terms = shares[len(bounds) - 1 + len(first):]
     if len(pair_codes):
-        pairs_before = table.rows_before(table.pair_postings(pair_codes), len(pair_codes), bounds)
-        pairs = pairs_before[last_at + 1] > pairs_before[first_at]
-        window_pairs = pairs.sum(axis=1, dtype=np.float64) / len(pair_codes)  # as .mean(), without its overhead
+        # as .mean(), without its overhead
+        window_pairs = window_held[:, columns:].sum(axis=1, dtype=np.float64) / len(pair_codes)
     else:
         window_pairs = np.zeros(len(first), dtype=np.float32)
     columns = (  # WINDOW_FEATURES after the three first-stage signals

@@ -52,6 +52,29 @@ def stem_words(words: list[str]) -> list[str]:
     return _stemmer().stemWords(words) if words else []
 
 
+# Question words and their terms (None for a stop word): every search tokenizes its question, and a dict lookup
+# per word is cheaper than the stop word check and the stemmer's call. Emptied when full (questions are anyone's
+# text); a plain dict, as a search thread may read it while another fills it.
+_QUESTION_WORD_TERMS: dict[str, str | None] = {}
+_QUESTION_WORD_TERMS_LIMIT = 1 << 16
+_UNSEEN = object()
+
+
+def question_terms(text: str) -> list[str]:
+    """The terms of one text, as ``text_terms`` makes them, each word's remembered (see _QUESTION_WORD_TERMS)."""
+    known = _QUESTION_WORD_TERMS
+    terms = []
+    for word in _TOKEN.findall(text.lower()):
+        term = known.get(word, _UNSEEN)
+        if term is _UNSEEN:
+            if len(known) >= _QUESTION_WORD_TERMS_LIMIT:
+                known.clear()
+            term = known[word] = None if word in english_stopwords() else _stemmer().stemWord(word)
+        if term is not None:
+            terms.append(term)
+    return terms
+
+
 def text_terms(texts: Sequence[str]) -> list[list[str]]:
     """The terms of each text, as bm25s.tokenize makes them; each distinct word is stemmed once."""
     words = [text_words(text) for text in texts]

@@ -26,6 +26,18 @@ def test_question_and_passage_terms_are_what_bm25s_tokenize_makes(question):
     assert text_terms([question, "a lighthouse keeper"])[0] == expected
 
 
+def test_question_terms_stay_right_when_the_remembered_words_fill_up(monkeypatch):
+    from index import tokens
+
+    monkeypatch.setattr(tokens, "_QUESTION_WORD_TERMS", {})
+    monkeypatch.setattr(tokens, "_QUESTION_WORD_TERMS_LIMIT", 3)
+    keyword = KeywordIndex.build(["a lighthouse keeper"])
+    question = "Which keepers were running the lighthouses when the storms came, and who relieved them?"
+    expected = text_terms([question])[0]
+    assert [keyword.query_terms(question) for _ in range(3)] == [expected] * 3
+    assert len(tokens._QUESTION_WORD_TERMS) <= 3  # emptied whenever full
+
+
 def test_scores_rank_the_passage_holding_the_question_terms_first():
     index = KeywordIndex.build(["Keepers lit the lamps at dusk.", "The tower was finished in 1844.", "Gulls nest on the rock."])
     scores = index.scores(index.query_terms("When was the tower finished?"))

@@ -57,15 +57,16 @@ def search_view(snapshot: IndexSnapshot) -> dict:
     terms = sorted(snapshot.tokens.vocabulary)
     names = {i: t for t, i in snapshot.tokens.vocabulary.items()}
     pairs: dict[tuple[str, str], list[int]] = {}
-    for code, row in zip(table._pair_codes.tolist(), table._pair_rows.tolist()):
-        pairs.setdefault((names[code >> PAIR_SHIFT], names[code & ((1 << PAIR_SHIFT) - 1)]), []).append(row)
+    for key, row in zip(table._keys.tolist(), table._rows.tolist()):
+        if key >> PAIR_SHIFT:  # a pair's key: its code with its first term's id one higher
+            pairs.setdefault((names[(key >> PAIR_SHIFT) - 1], names[key & ((1 << PAIR_SHIFT) - 1)]), []).append(row)
     return {
         "arrays": {
             name: getattr(table, name).tolist()
             for name in ("passage_first", "passage_last", "sentence_passage", "cumulative", "section_first", "section_last")
         },
         "table terms": {
-            term: (table.term_postings(np.array([i])).tolist(), float(table.idf[i])) for term, i in table.vocabulary.items()
+            term: (table.postings(np.array([i])).tolist(), float(table.idf[i])) for term, i in table.vocabulary.items()
         },
         "pairs": pairs,
         # every term alone, and the questions' terms together (repeated terms count twice in BM25)
