@@ -414,29 +414,23 @@ class ArticleIndex:
 
     def _pool(
         self, snapshot: IndexSnapshot, cosines: QuestionCosines, keyword: np.ndarray, allowed: tuple[int, int] | None
-    ) -> np.ndarray:
-        """The passages the first stage ranks: the nearest passages and sentences (by the approximate FAISS
-        index past its threshold, of every cosine below it) and the best by BM25 (or, searching one article,
-        all of its passages), ascending."""
+    ) -> np.ndarray | None:
+        """The passages the first stage ranks, ascending; None for every passage. A collection searched exactly
+        ranks every passage: each one's cosines are known, so gathering a shortlist first would only add work.
+        Past the threshold, the approximate FAISS index's nearest passages and the best by BM25; searching one
+        article, all of its passages."""
         if allowed is not None:
             return np.arange(*allowed)
-        if snapshot.searched_exactly and len(snapshot.passages) <= POOL_PER_SIGNAL:
-            # exact search would put every passage in the pool anyway
-            return np.arange(len(snapshot.passages))
-        # as masks over all passages: cheaper than gathering and merging the lists of rows
-        # (the threshold from the matching passages alone: partitioning the many zeros of the others is slow)
+        if cosines.every_passage is not None:
+            return None
+        assert snapshot.approximate_passages is not None
+        # (the BM25 threshold from the matching passages alone: partitioning the many zeros of the others is slow)
         pooled = keyword > 0
         matching = keyword[pooled]
         if len(matching) > POOL_PER_SIGNAL:
             pooled = keyword >= kth_highest(matching, POOL_PER_SIGNAL)
-        if cosines.every_passage is not None and cosines.every_best_sentence is not None:
-            pooled |= cosines.every_passage >= kth_highest(cosines.every_passage, POOL_PER_SIGNAL)
-            # a passage holds one of the nearest sentences when its best sentence is as near
-            pooled |= cosines.every_best_sentence >= kth_highest(cosines.every_sentence, POOL_PER_SIGNAL)
-        else:  # past the threshold: the approximate FAISS index's nearest passages
-            assert snapshot.approximate_passages is not None
-            nearest = snapshot.approximate_passages.search(cosines.question_vector, POOL_PER_SIGNAL)[1][0]
-            pooled[nearest[nearest >= 0]] = True
+        nearest = snapshot.approximate_passages.search(cosines.question_vector, POOL_PER_SIGNAL)[1][0]
+        pooled[nearest[nearest >= 0]] = True
         return np.flatnonzero(pooled)
 
     def _windows(
@@ -450,15 +444,20 @@ class ArticleIndex:
         question_terms = snapshot.keyword.query_terms(question)
         keyword = snapshot.keyword.scores(question_terms)
         pool = self._pool(snapshot, cosines, keyword, allowed)
-        if not len(pool):
+        if pool is None:
+            assert cosines.every_passage is not None and cosines.every_best_sentence is not None
+            passage_dense, sentence_best, pool_keyword = cosines.every_passage, cosines.every_best_sentence, keyword
+        elif len(pool):
+            passage_dense, sentence_best, pool_keyword = cosines.passages(pool), cosines.best_sentences(table, pool), keyword[pool]
+        else:
             return None
-        passage_dense = cosines.passages(pool)
-        sentence_best = cosines.best_sentences(table, pool)
         best_keyword = float(keyword.max()) if keyword.size else 0.0
-        keyword_relative = keyword[pool] / best_keyword if best_keyword > 0 else np.zeros(len(pool), dtype=np.float32)
-        fused = fuse(passage_dense, sentence_best, keyword_relative, self.weights)
+        keyword_relative = pool_keyword / best_keyword if best_keyword > 0 else np.zeros(len(pool_keyword), dtype=np.float32)
+        # the first-stage signals side by side: the candidates' rows are then taken in one step
+        signals = np.stack((passage_dense, sentence_best, keyword_relative), axis=1, dtype=np.float32)
+        fused = fuse(signals[:, 0], signals[:, 1], signals[:, 2], self.weights)
         chosen = top_indices(fused, max(top_k, CANDIDATE_PASSAGES))
-        candidates = pool[chosen]
+        candidates = chosen if pool is None else pool[chosen]
         every_window = snapshot.windows(self.quote_limit)
         if every_window is not None:
             windows = every_window.select(candidates)
@@ -468,7 +467,7 @@ class ArticleIndex:
             table,
             candidates,
             windows,
-            np.column_stack([passage_dense[chosen], sentence_best[chosen], keyword_relative[chosen]]).astype(np.float32),
+            signals[chosen],
             cosines.sentences,
             question_terms,
             self.weights,

@@ -138,13 +138,12 @@ def kth_highest(scores: np.ndarray, k: int) -> float:
 
 
 def top_indices(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` highest finite scores, best first."""
+    """Indices of the ``k`` highest scores, best first."""
     k = min(k, len(scores))
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
     candidates = np.argpartition(-scores, k - 1)[:k]
-    best = candidates[np.argsort(-scores[candidates], kind="stable")]
-    return best[np.isfinite(scores[best])]
+    return candidates[np.argsort(-scores[candidates], kind="stable")]
 
 
 # -- per-index sentence data ------------------------------------------------------------------------------------
