@@ -451,11 +451,11 @@ class ArticleIndex:
             passage_dense, sentence_best, pool_keyword = cosines.passages(pool), cosines.best_sentences(table, pool), keyword[pool]
         else:
             return None
-        best_keyword = float(keyword.max()) if keyword.size else 0.0
+        best_keyword = float(np.maximum.reduce(keyword)) if keyword.size else 0.0
         keyword_relative = pool_keyword / best_keyword if best_keyword > 0 else np.zeros(len(pool_keyword), dtype=np.float32)
-        # the first-stage signals side by side: the candidates' rows are then taken in one step
-        signals = np.stack((passage_dense, sentence_best, keyword_relative), axis=1, dtype=np.float32)
-        fused = fuse(signals[:, 0], signals[:, 1], signals[:, 2], self.weights)
+        # the first-stage signals as one array: the candidates' are then taken in one step
+        signals = np.array((passage_dense, sentence_best, keyword_relative), dtype=np.float32)
+        fused = fuse(signals[0], signals[1], signals[2], self.weights)
         chosen = top_indices(fused, max(top_k, CANDIDATE_PASSAGES))
         candidates = chosen if pool is None else pool[chosen]
         every_window = snapshot.windows(self.quote_limit)
@@ -467,7 +467,7 @@ class ArticleIndex:
             table,
             candidates,
             windows,
-            signals[chosen],
+            signals[:, chosen].T,
             cosines.sentences,
             question_terms,
             self.weights,

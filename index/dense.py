@@ -21,7 +21,6 @@ logger = logging.getLogger(__name__)
 def _onnx():
     """onnx and onnxruntime, imported when the first collection is scored (not to load or list an index)."""
     import onnx
-    import onnx.numpy_helper
     import onnxruntime
 
     return onnx, onnxruntime
@@ -75,15 +74,15 @@ class QuantizedCosines:
             "passage_scales": passage_scales,
             "sentence_codes": sentence_codes,
             "sentence_scales": sentence_scales,
-            "sentence_passage": np.asarray(sentence_passage, dtype=np.int64),
-            "no_sentence": np.full(passages, -np.inf, dtype=np.float32),
+            # (as rows of one: the product's output is one row, which the scatter then takes as it is)
+            "sentence_passage": np.asarray(sentence_passage, dtype=np.int64).reshape(1, -1),
+            "no_sentence": np.full((1, passages), -np.inf, dtype=np.float32),
         }
         nodes = [
             helper.make_node("DynamicQuantizeMatMul", ["question", "passage_codes", "passage_scales"], ["passage_cosines"], domain="com.microsoft"),
-            helper.make_node("DynamicQuantizeMatMul", ["question", "sentence_codes", "sentence_scales"], ["sentence_row"], domain="com.microsoft"),
-            helper.make_node("Reshape", ["sentence_row", "sentence_shape"], ["sentence_cosines"]),
+            helper.make_node("DynamicQuantizeMatMul", ["question", "sentence_codes", "sentence_scales"], ["sentence_cosines"], domain="com.microsoft"),
             # each passage's best sentence: the maximum of the cosines scattered onto their passages
-            helper.make_node("ScatterElements", ["no_sentence", "sentence_passage", "sentence_cosines"], ["best_sentence"], axis=0, reduction="max"),
+            helper.make_node("ScatterElements", ["no_sentence", "sentence_passage", "sentence_cosines"], ["best_sentence"], axis=1, reduction="max"),
         ]
         graph = helper.make_graph(
             nodes,
@@ -91,14 +90,10 @@ class QuantizedCosines:
             [helper.make_tensor_value_info("question", types.FLOAT, [1, dimension])],
             [
                 helper.make_tensor_value_info("passage_cosines", types.FLOAT, [1, passages]),
-                helper.make_tensor_value_info("sentence_cosines", types.FLOAT, [sentences]),
-                helper.make_tensor_value_info("best_sentence", types.FLOAT, [passages]),
+                helper.make_tensor_value_info("sentence_cosines", types.FLOAT, [1, sentences]),
+                helper.make_tensor_value_info("best_sentence", types.FLOAT, [1, passages]),
             ],
-            [
-                *(_placeholder(onnx, name, array) for name, array in self._initializers.items()),
-                # (a shape must be in the model itself: it is read when the model is checked)
-                onnx.numpy_helper.from_array(np.array([sentences], dtype=np.int64), "sentence_shape"),
-            ],
+            [_placeholder(onnx, name, array) for name, array in self._initializers.items()],
         )
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("com.microsoft", 1)])
         options = onnxruntime.SessionOptions()
@@ -114,4 +109,4 @@ class QuantizedCosines:
         passage's best sentence cosine."""
         question = np.asarray(question_vector, dtype=np.float32).reshape(1, -1)
         passage_cosines, sentence_cosines, best_sentence = self._session.run(None, {"question": question})
-        return passage_cosines[0], sentence_cosines, best_sentence
+        return passage_cosines[0], sentence_cosines[0], best_sentence[0]

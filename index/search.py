@@ -71,8 +71,8 @@ class FusionWeights:
 
     def window_scores(self, features: np.ndarray) -> np.ndarray:
         window, focus_weights = _weight_vectors(self)
-        focus = np.dot(features, focus_weights)
-        return np.dot(features, window) + focus * focus
+        focus = features.dot(focus_weights)
+        return features.dot(window) + focus * focus
 
 
 @functools.lru_cache(maxsize=8)
@@ -106,8 +106,9 @@ def max_per_group(values: np.ndarray, group_starts: np.ndarray) -> np.ndarray:
 
 def expand_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """The concatenated ranges ``starts[i] .. starts[i] + counts[i] - 1``, as one array."""
-    ends = np.cumsum(counts, dtype=np.int64)  # (few numpy calls: this runs on every search)
-    offsets = np.repeat(np.asarray(starts, dtype=np.int64) - ends + counts, counts)
+    # (few calls, and array methods rather than numpy's Python-level wrappers: this runs several times a search)
+    ends = np.asarray(counts).cumsum(dtype=np.int64)
+    offsets = (np.asarray(starts, dtype=np.int64) - ends + counts).repeat(counts)
     return offsets + np.arange(int(ends[-1]) if len(ends) else 0)
 
 
@@ -142,8 +143,8 @@ def top_indices(scores: np.ndarray, k: int) -> np.ndarray:
     k = min(k, len(scores))
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
-    candidates = np.argpartition(-scores, k - 1)[:k]
-    return candidates[np.argsort(-scores[candidates], kind="stable")]
+    candidates = (-scores).argpartition(k - 1)[:k]
+    return candidates[(-scores[candidates]).argsort(kind="stable")]
 
 
 # -- per-index sentence data ------------------------------------------------------------------------------------
@@ -236,15 +237,15 @@ class SentenceTable:
         sorted array: column c's rows shifted by c * size, so that the lists follow each other and a single
         searchsorted answers for every column at once (``rows_before``) instead of one call per column."""
         # keys are integers: the rows of key k end where those of k + 1 would start
-        edges = np.searchsorted(self._keys, np.concatenate((keys, keys + 1)))
+        edges = self._keys.searchsorted(np.concatenate((keys, keys + 1)))
         starts, counts = edges[:len(keys)], edges[len(keys):] - edges[:len(keys)]
-        return self._rows[expand_ranges(starts, counts)] + np.repeat(np.arange(len(keys)) * self.size, counts)
+        return self._rows[expand_ranges(starts, counts)] + (np.arange(len(keys)) * self.size).repeat(counts)
 
     def rows_before(self, postings: np.ndarray, columns: int, bounds: np.ndarray) -> np.ndarray:
         """(len(bounds), columns): how many rows holding column j's term (or pair) come before each of the
         sentence rows ``bounds``, ``postings`` being what ``postings`` gave for the columns. Rows a..b hold the
         term when the count before b + 1 exceeds the count before a."""
-        return np.searchsorted(postings, bounds[:, None] + np.arange(columns) * self.size)
+        return postings.searchsorted(bounds[:, None] + np.arange(columns) * self.size)
 
 
 # -- windows --------------------------------------------------------------------------------------------------
@@ -341,8 +342,8 @@ class PassageWindows:
         counts = self.pointer[np.asarray(passages) + 1] - starts
         picked = expand_ranges(starts, counts)
         return PassageWindows(
-            pointer=np.concatenate(([0], np.cumsum(counts))),
-            owner=np.repeat(np.arange(len(counts)), counts),
+            pointer=np.concatenate(([0], counts.cumsum())),
+            owner=np.arange(len(counts)).repeat(counts),
             passage=self.passage[picked],
             first=self.first[picked],
             last=self.last[picked],
@@ -380,22 +381,22 @@ def score_windows(
     first, last = windows.first, windows.last
     term_ids, pair_codes = table.query(question_terms)
     idf = table.idf[term_ids]
-    idf_total = float(idf.sum()) or 1.0
+    idf_total = float(np.add.reduce(idf)) or 1.0
     # The sentences of each candidate's windows are one run of rows (see PassageWindows.spans). ``bounds`` holds
     # each run and the row after it, one run after another (a sentence two candidates share comes twice:
     # cheaper than sorting them out); rows are looked up by their position there, ``shift`` away from the row.
     span_first, span_last = windows.spans()
     span_sizes = span_last - span_first + 2
     bounds = expand_ranges(span_first, span_sizes)
-    shift = (np.cumsum(span_sizes) - span_sizes - span_first)[windows.owner]
+    shift = (span_sizes.cumsum() - span_sizes - span_first)[windows.owner]
     first_at, last_at = first + shift, last + shift
     # every sentence of each window, padded with its last: (windows, width) positions in ``bounds``
     sizes = last - first + 1
-    offsets = np.arange(int(sizes.max()) if len(sizes) else 1)
+    offsets = np.arange(int(np.maximum.reduce(sizes)) if len(sizes) else 1)
     where = np.minimum(first_at[:, None] + offsets, last_at[:, None])
     inside = offsets < sizes[:, None]
     window_dense = sentence_cosines(np.minimum(bounds, table.size - 1))[where]  # (a run's last bound is never used)
-    dense_sum = (window_dense * inside).sum(axis=1)
+    dense_sum = np.add.reduce(window_dense * inside, axis=1)
     # How many rows holding each of the question's terms and pairs come before each bound, terms first: terms and
     # pairs found together (one search), and whether each window holds each of them compared together
     columns = len(term_ids)
@@ -419,15 +420,15 @@ def score_windows(
     passage_terms = shares[len(bounds) - 1 + len(first):]
     if len(pair_codes):
         # as .mean(), without its overhead
-        window_pairs = window_held[:, columns:].sum(axis=1, dtype=np.float64) / len(pair_codes)
+        window_pairs = np.add.reduce(window_held[:, columns:], axis=1, dtype=np.float64) / len(pair_codes)
     else:
         window_pairs = np.zeros(len(first), dtype=np.float32)
     columns = (  # WINDOW_FEATURES after the three first-stage signals
         passage_terms[windows.owner],
-        window_dense.max(axis=1),
-        dense_sum / inside.sum(axis=1),
+        np.maximum.reduce(window_dense, axis=1),
+        dense_sum / np.add.reduce(inside, axis=1),
         window_terms,
-        coverage.max(axis=1),
+        np.maximum.reduce(coverage, axis=1),
         windows.outside,
         dense_sum / windows.norm,  # the centroid's cosine: sum of cosines over the norm of the summed vectors
         window_pairs,
@@ -462,7 +463,7 @@ def highlight_rows(windows: Windows, chosen: Sequence[int], term_weight: float) 
     """The sentence row of each chosen window that best answers: cosine similarity plus weighted share of terms."""
     scores = windows.sentence_dense[chosen] + term_weight * windows.sentence_terms[chosen]
     # the padding repeats the last sentence, so argmax (the first best) never picks it
-    return (windows.first[chosen] + np.argmax(scores, axis=1)).tolist()
+    return (windows.first[chosen] + scores.argmax(axis=1)).tolist()
 
 
 def weights_from_vectors(window: Sequence[float], focus: Sequence[float], base: FusionWeights | None = None) -> FusionWeights:
