@@ -68,9 +68,9 @@ def sentence_context(article: Article, sentence: Span) -> str:
 @dataclass(frozen=True, slots=True)
 class QuestionCosines:
     """The question's cosine similarity with passages and sentences, by row. When the whole of a collection
-    searched exactly is searched, every one is computed up front, from the int8 copy of the vectors (one product
-    over all of them costs less than the FAISS searches and the row gathers it replaces, and each later look-up
-    is an index; see dense.py); otherwise they are computed in float32 for the rows asked."""
+    searched exactly is searched, every one is computed up front (one product over all of them costs less than
+    the FAISS searches and the row gathers it replaces, and each later look-up is an index), from the int8 copy
+    of the vectors past a few hundred (see dense.py); otherwise they are computed in float32 for the rows asked."""
 
     question_vector: np.ndarray
     passage_vectors: np.ndarray
@@ -83,10 +83,15 @@ class QuestionCosines:
     def of(cls, snapshot: IndexSnapshot, question_vector: np.ndarray, every: bool) -> QuestionCosines:
         question_vector = np.asarray(question_vector, dtype=np.float32)
         passage_vectors, sentence_vectors = snapshot.passage_vectors, snapshot.sentence_vectors
-        quantized = snapshot.quantized_cosines if every else None
-        if quantized is None:
+        if not (every and snapshot.searched_exactly and len(snapshot.passages)):
             return cls(question_vector, passage_vectors, sentence_vectors)
-        return cls(question_vector, passage_vectors, sentence_vectors, *quantized.scores(question_vector))
+        if snapshot.quantized_cosines is not None:
+            return cls(question_vector, passage_vectors, sentence_vectors, *snapshot.quantized_cosines.scores(question_vector))
+        every_sentence = dot(sentence_vectors, question_vector)
+        return cls(
+            question_vector, passage_vectors, sentence_vectors, dot(passage_vectors, question_vector), every_sentence,
+            max_per_group(every_sentence, snapshot.sentence_table.passage_first),
+        )
 
     def passages(self, rows: np.ndarray) -> np.ndarray:
         if self.every_passage is not None:

@@ -26,6 +26,9 @@ def _onnx():
     return onnx, onnxruntime
 
 
+# Below this many vectors (passages and sentences) the float32 product is as fast: onnxruntime's call costs a
+# fixed ~50 us right after an encode (measured: 255 vectors 42 against 57 us, 900 vectors 92 against 70 us).
+QUANTIZED_FROM_VECTORS = 512
 # rows quantized together: the transposed copy is written in blocks small enough to stay in cache
 QUANTIZE_ROWS = 1024
 

@@ -11,7 +11,7 @@ from itertools import chain
 
 import numpy as np
 
-from .dense import QuantizedCosines
+from .dense import QUANTIZED_FROM_VECTORS, QuantizedCosines
 from .keyword import KeywordIndex
 from .records import Article, Passage, Span
 from .search import PassageWindows, SentenceTable
@@ -47,8 +47,8 @@ class IndexSnapshot:
     @cached_property
     def quantized_cosines(self) -> QuantizedCosines | None:
         """The int8 copy of every passage and sentence vector that a collection searched exactly scores each
-        question against (dense.py); None for an empty or a larger collection."""
-        if not self.searched_exactly or not self.passages:
+        question against (dense.py); None for a larger collection, or one so small that float32 is as fast."""
+        if not self.searched_exactly or len(self.passages) + len(self.sentence_vectors) < QUANTIZED_FROM_VECTORS:
             return None
         return QuantizedCosines(self.passage_vectors, self.sentence_vectors, self.sentence_table.sentence_passage)
 

@@ -345,3 +345,13 @@ def test_every_search_result_quotes_an_indexed_article_verbatim(hashing_embedder
         assert result.quote == quote_text(article.text, QuoteWindow(result.start, result.end, Span(result.start, result.end)))
         assert result.highlight and result.highlight in result.quote
         assert any(s.start <= result.start and result.end <= s.end for s in article.sections), "a quote stays in one section"
+
+
+@FAST
+@given(st.lists(st.one_of(fragment, st.sampled_from(["\u00a0", "\u2009", "\u3000", "\x85", "\x1f", "\u2028", "  ", " "])), max_size=12).map("".join))
+@example("a\u00a0b")
+@example(" a b")
+@example("a  b")
+def test_whitespace_collapses_as_splitting_at_every_whitespace_character_does(text: str) -> None:
+    """The shortcut for text with nothing to collapse gives what splitting and joining gives, whatever the text."""
+    assert collapse_whitespace(text) == " ".join(text.split())

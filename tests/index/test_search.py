@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from index import ArticleIndex
+from index import snapshot as snapshot_module
 from index.quotes import QUOTE_LIMIT
 from index.text import collapse_whitespace
 from index.tokens import TokenizedCollection
@@ -203,3 +204,20 @@ def test_a_sentence_too_long_to_quote_is_quoted_where_it_answers(embedder, tmp_p
     whole = index.search("Who winds the clocks?").results[0]
     assert whole.quote == "Most of the clocks are wound once a week by the museum's own clockmaker."
     assert not whole.cut_before and not whole.cut_after
+
+
+def test_scoring_from_the_int8_copy_gives_the_answers_float32_gives(embedder, articles, monkeypatch):
+    """Collections past a few hundred vectors score every vector from an int8 copy (index/dense.py); its cosines
+    are a few thousandths off, which must not change what is quoted."""
+    exact = ArticleIndex(embedder)
+    exact.sync_folder(articles)
+    assert exact.snapshot.quantized_cosines is None  # the test collection is small: float32
+    monkeypatch.setattr(snapshot_module, "QUANTIZED_FROM_VECTORS", 0)
+    quantized = ArticleIndex(embedder)
+    quantized.sync_folder(articles)
+    assert quantized.snapshot.quantized_cosines is not None
+    for question in QUESTIONS:
+        expected, found = exact.search(question), quantized.search(question)
+        assert found.answered == expected.answered
+        assert [(r.article, r.quote, r.highlight) for r in found.results] == [(r.article, r.quote, r.highlight) for r in expected.results]
+        assert [r.score for r in found.results] == pytest.approx([r.score for r in expected.results], rel=0.01)
