@@ -50,7 +50,8 @@ DEFAULT_MIN_SCORE = 0.55
 ANSWER_TERM_WEIGHT = 0.25
 # How many passages the first stage hands to window scoring.
 CANDIDATE_PASSAGES = 20
-# How many nearest passages, nearest sentences and best BM25 passages each add to the pool the first stage ranks.
+# Past the approximate threshold: how many nearest passages and best BM25 passages each add to the pool the
+# first stage ranks.
 POOL_PER_SIGNAL = 100
 
 
@@ -398,8 +399,9 @@ class ArticleIndex:
 
     def _install(self, snapshot: IndexSnapshot) -> None:
         """Make ``snapshot`` the one searched, once all its searches need is ready: the sentence table, the
-        quote windows and the int8 copy of the vectors. (A snapshot with an approximate index has imported FAISS when building or opening it,
-        so the first question never waits for that import, which would hold up the bot's event loop.)"""
+        quote windows, the int8 copy of the vectors and the sentence spans. (A snapshot with an approximate index
+        has imported FAISS when building or opening it, so the first question never waits for that import, which
+        would hold up the bot's event loop.)"""
         _ = snapshot.sentence_table, snapshot.windows(self.quote_limit), snapshot.quantized_cosines, snapshot.sentence_spans
         self._snapshot = snapshot
 

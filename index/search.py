@@ -1,8 +1,9 @@
 """Scoring for hybrid search: small functions over arrays, all vectorized with numpy.
 
-A search runs in two stages. The first gathers a pool of passages (the nearest passages and sentences by the
-FAISS indexes, and the best by BM25), ranks the pool by a weighted sum of cosine similarities (the passage's
-and its best sentence's) and relative BM25, and keeps the best few as candidates. The second scores quote
+A search runs in two stages. The first ranks passages by a weighted sum of cosine similarities (the passage's
+and its best sentence's) and relative BM25, and keeps the best few as candidates: every passage of a collection
+searched exactly, whose cosines are all computed at once (dense.py); past the approximate threshold, a pool of
+the nearest passages by the FAISS index and the best by BM25. The second scores quote
 windows: every run of whole sentences of a candidate's section that fits the quote limit and overlaps the
 candidate. A window's score adds up, with weights measured on SQuAD with cross-validation across articles
 (bench/tune.py), its passage's first-stage signals, how much of the question's IDF-weighted terms it holds,
