@@ -344,7 +344,7 @@ class ArticleIndex:
                 first_rows = np.array(previous_rows, dtype=np.int64)
                 rows = expand_ranges(np.maximum(first_rows, 0), tokens.article_passages)
                 rows[np.repeat(first_rows < 0, tokens.article_passages)] = -1
-                snapshot.carry_windows(old, rows)
+                snapshot.carry_over(old, rows)
             self._install(snapshot)
         return UpdateReport.between(old_articles, wanted, len(passages), time.perf_counter() - started, skipped)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -58,18 +59,48 @@ def _placeholder(onnx, name: str, array: np.ndarray):
     return tensor
 
 
-class QuantizedCosines:
-    """Cosine similarities of a question with every row of ``passage_vectors`` and ``sentence_vectors`` (the
-    sentences of each passage in turn, ``sentence_passage`` giving each one's passage), from an int8 copy of
-    both, and each passage's best sentence cosine, all in one onnxruntime call."""
+@dataclass(frozen=True, slots=True)
+class QuantizedRows:
+    """Vectors as int8 codes, transposed (dimension, rows), times one scale per row (``quantize_transposed``)."""
 
-    def __init__(self, passage_vectors: np.ndarray, sentence_vectors: np.ndarray, sentence_passage: np.ndarray) -> None:
+    codes: np.ndarray
+    scales: np.ndarray
+
+    @classmethod
+    def of(cls, vectors: np.ndarray) -> QuantizedRows:
+        return cls(*quantize_transposed(vectors))
+
+    @classmethod
+    def carried(cls, previous: QuantizedRows, previous_rows: np.ndarray, vectors: np.ndarray) -> QuantizedRows:
+        """The rows of ``vectors``, taking over ``previous``'s codes where ``previous_rows`` gives a row's place
+        there (-1 for a new row): an update quantizes only its new vectors (a row's codes depend on it alone)."""
+        kept = previous_rows >= 0
+        fresh = np.flatnonzero(~kept)
+        codes = np.empty((vectors.shape[1], len(vectors)), dtype=np.int8)
+        scales = np.empty(len(vectors), dtype=np.float32)
+        codes[:, kept] = previous.codes[:, previous_rows[kept]]
+        scales[kept] = previous.scales[previous_rows[kept]]
+        codes[:, fresh], scales[fresh] = quantize_transposed(vectors[fresh])
+        return cls(codes, scales)
+
+
+class QuantizedCosines:
+    """Cosine similarities of a question with every passage and sentence vector (the sentences of each passage
+    in turn, ``sentence_passage`` giving each one's passage), from their int8 copies, and each passage's best
+    sentence cosine, all in one onnxruntime call."""
+
+    @classmethod
+    def of(cls, passage_vectors: np.ndarray, sentence_vectors: np.ndarray, sentence_passage: np.ndarray) -> QuantizedCosines:
+        return cls(QuantizedRows.of(passage_vectors), QuantizedRows.of(sentence_vectors), sentence_passage)
+
+    def __init__(self, passages: QuantizedRows, sentences: QuantizedRows, sentence_passage: np.ndarray) -> None:
         onnx, onnxruntime = _onnx()
         helper, types = onnx.helper, onnx.TensorProto
-        passage_codes, passage_scales = quantize_transposed(passage_vectors)
-        sentence_codes, sentence_scales = quantize_transposed(sentence_vectors)
-        dimension, passages = passage_codes.shape
-        sentences = sentence_codes.shape[1]
+        self.passage_rows, self.sentence_rows = passages, sentences
+        passage_codes, passage_scales = passages.codes, passages.scales
+        sentence_codes, sentence_scales = sentences.codes, sentences.scales
+        dimension, passages_count = passage_codes.shape
+        sentences_count = sentence_codes.shape[1]
         # The arrays are handed over as initializers (constants the kernels pack once) rather than written into
         # the model, which would copy them through protobuf. onnxruntime does not copy them: they are kept here.
         self._initializers = {
@@ -79,7 +110,7 @@ class QuantizedCosines:
             "sentence_scales": sentence_scales,
             # (as rows of one: the product's output is one row, which the scatter then takes as it is)
             "sentence_passage": np.asarray(sentence_passage, dtype=np.int64).reshape(1, -1),
-            "no_sentence": np.full((1, passages), -np.inf, dtype=np.float32),
+            "no_sentence": np.full((1, passages_count), -np.inf, dtype=np.float32),
         }
         nodes = [
             helper.make_node("DynamicQuantizeMatMul", ["question", "passage_codes", "passage_scales"], ["passage_cosines"], domain="com.microsoft"),
@@ -92,9 +123,9 @@ class QuantizedCosines:
             "cosines",
             [helper.make_tensor_value_info("question", types.FLOAT, [1, dimension])],
             [
-                helper.make_tensor_value_info("passage_cosines", types.FLOAT, [1, passages]),
-                helper.make_tensor_value_info("sentence_cosines", types.FLOAT, [1, sentences]),
-                helper.make_tensor_value_info("best_sentence", types.FLOAT, [1, passages]),
+                helper.make_tensor_value_info("passage_cosines", types.FLOAT, [1, passages_count]),
+                helper.make_tensor_value_info("sentence_cosines", types.FLOAT, [1, sentences_count]),
+                helper.make_tensor_value_info("best_sentence", types.FLOAT, [1, passages_count]),
             ],
             [_placeholder(onnx, name, array) for name, array in self._initializers.items()],
         )

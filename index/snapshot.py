@@ -11,10 +11,10 @@ from itertools import chain
 
 import numpy as np
 
-from .dense import QUANTIZED_FROM_VECTORS, QuantizedCosines
+from .dense import QUANTIZED_FROM_VECTORS, QuantizedCosines, QuantizedRows
 from .keyword import KeywordIndex
 from .records import Article, Passage, Span
-from .search import PassageWindows, SentenceTable
+from .search import PassageWindows, SentenceTable, expand_ranges
 from .tokens import TokenizedCollection
 from .vectors import VectorIndex
 
@@ -48,9 +48,13 @@ class IndexSnapshot:
     def quantized_cosines(self) -> QuantizedCosines | None:
         """The int8 copy of every passage and sentence vector that a collection searched exactly scores each
         question against (dense.py); None for a larger collection, or one so small that float32 is as fast."""
-        if not self.searched_exactly or len(self.passages) + len(self.sentence_vectors) < QUANTIZED_FROM_VECTORS:
+        if not self._scored_from_int8:
             return None
-        return QuantizedCosines(self.passage_vectors, self.sentence_vectors, self.sentence_table.sentence_passage)
+        return QuantizedCosines.of(self.passage_vectors, self.sentence_vectors, self.sentence_table.sentence_passage)
+
+    @property
+    def _scored_from_int8(self) -> bool:
+        return self.searched_exactly and len(self.passages) + len(self.sentence_vectors) >= QUANTIZED_FROM_VECTORS
 
     @property
     def searched_exactly(self) -> bool:
@@ -70,12 +74,35 @@ class IndexSnapshot:
             self._windows[limit] = PassageWindows.build(self.sentence_table, self.sentence_vectors, passages, limit)
         return self._windows[limit]
 
-    def carry_windows(self, previous: IndexSnapshot, previous_rows: np.ndarray) -> None:
-        """Make this snapshot's quote windows from ``previous``'s where a passage is unchanged: ``previous_rows``
-        holds each passage's row there (-1 for a new one). Windows never leave a section, so an unchanged
-        passage's are the old ones moved to its new rows; only new passages' windows are made."""
-        if not (self.searched_exactly and previous.searched_exactly):
+    def carry_over(self, previous: IndexSnapshot, previous_rows: np.ndarray) -> None:
+        """Make this snapshot's quote windows and int8 vectors from ``previous``'s where a passage is unchanged:
+        ``previous_rows`` holds each passage's row there (-1 for a new one)."""
+        if self.searched_exactly and previous.searched_exactly:
+            self._carry_windows(previous, previous_rows)
+            self._carry_quantized(previous, previous_rows)
+
+    def _carry_quantized(self, previous: IndexSnapshot, previous_rows: np.ndarray) -> None:
+        # An unchanged passage's vectors, and its sentences', are the old ones: so are their codes.
+        old = previous.__dict__.get("quantized_cosines")  # (made, if at all, by the cached property)
+        if old is None or not self._scored_from_int8:
             return
+        table, old_table = self.sentence_table, previous.sentence_table
+        kept = np.flatnonzero(previous_rows >= 0)
+        counts = table.passage_last[kept] - table.passage_first[kept] + 1
+        sentence_rows = np.full(table.size, -1, dtype=np.int64)
+        sentence_rows[expand_ranges(table.passage_first[kept], counts)] = expand_ranges(
+            old_table.passage_first[previous_rows[kept]], counts
+        )
+        # set as the cached property would be (a frozen dataclass keeps its cached values in __dict__)
+        self.__dict__["quantized_cosines"] = QuantizedCosines(
+            QuantizedRows.carried(old.passage_rows, previous_rows, self.passage_vectors),
+            QuantizedRows.carried(old.sentence_rows, sentence_rows, self.sentence_vectors),
+            table.sentence_passage,
+        )
+
+    def _carry_windows(self, previous: IndexSnapshot, previous_rows: np.ndarray) -> None:
+        # Windows never leave a section, so an unchanged passage's are the old ones moved to its new rows; only
+        # new passages' windows are made.
         table, old_table = self.sentence_table, previous.sentence_table
         kept = np.flatnonzero(previous_rows >= 0)
         for limit, old_windows in previous._windows.items():

@@ -38,14 +38,14 @@ def test_an_all_zero_row_scores_zero_not_nan(collection):
     passage_vectors, sentence_vectors, sentence_passage = collection
     passage_vectors = passage_vectors.copy()
     passage_vectors[5] = 0.0
-    passages, sentences, best = QuantizedCosines(passage_vectors, sentence_vectors, sentence_passage).scores(sentence_vectors[0])
+    passages, sentences, best = QuantizedCosines.of(passage_vectors, sentence_vectors, sentence_passage).scores(sentence_vectors[0])
     assert passages[5] == 0.0
     assert np.isfinite(passages).all() and np.isfinite(sentences).all() and np.isfinite(best).all()
 
 
 def test_cosines_are_those_of_float32_within_a_few_thousandths(collection):
     passage_vectors, sentence_vectors, sentence_passage = collection
-    scorer = QuantizedCosines(passage_vectors, sentence_vectors, sentence_passage)
+    scorer = QuantizedCosines.of(passage_vectors, sentence_vectors, sentence_passage)
     for question in unit_rows(20, seed=4):
         passages, sentences, _ = scorer.scores(question)
         assert passages.shape == (len(passage_vectors),) and sentences.shape == (len(sentence_vectors),)
@@ -56,7 +56,7 @@ def test_cosines_are_those_of_float32_within_a_few_thousandths(collection):
 def test_the_nearest_rows_are_found(collection):
     """A question close to one sentence finds that sentence and its passage first."""
     passage_vectors, sentence_vectors, sentence_passage = collection
-    scorer = QuantizedCosines(passage_vectors, sentence_vectors, sentence_passage)
+    scorer = QuantizedCosines.of(passage_vectors, sentence_vectors, sentence_passage)
     noise = unit_rows(10, seed=5)
     for row, extra in zip((0, 17, 999, len(sentence_vectors) - 1, 2500, 42, 1234, 3000, 7, 600), noise):
         question = sentence_vectors[row] + 0.3 * extra
@@ -68,7 +68,7 @@ def test_the_nearest_rows_are_found(collection):
 
 def test_each_passage_gets_its_best_sentence(collection):
     passage_vectors, sentence_vectors, sentence_passage = collection
-    scorer = QuantizedCosines(passage_vectors, sentence_vectors, sentence_passage)
+    scorer = QuantizedCosines.of(passage_vectors, sentence_vectors, sentence_passage)
     _, sentences, best = scorer.scores(unit_rows(1, seed=6)[0])
     expected = np.full(len(passage_vectors), -np.inf, dtype=np.float32)
     np.maximum.at(expected, sentence_passage, sentences)

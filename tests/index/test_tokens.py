@@ -1,5 +1,6 @@
 """The tokenized form of a collection (issue 6): an update tokenizes only the articles that changed, and what
-searches use (BM25, the sentence table, the quote windows) comes out as a build from scratch would make it."""
+searches use (BM25, the sentence table, the quote windows, the int8 vectors) comes out as a build from scratch
+would make it."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,6 +13,7 @@ from index.loaders import article_from_bytes
 from index.quotes import QUOTE_LIMIT
 from index.records import Article
 from index.search import PAIR_SHIFT
+from index import snapshot as snapshot_module
 from index.snapshot import IndexSnapshot
 from index.tokens import TokenizedCollection
 
@@ -45,6 +47,12 @@ def embedder() -> HashingEmbedder:
     return HashingEmbedder()
 
 
+@pytest.fixture(autouse=True)
+def scored_from_int8(monkeypatch):
+    """These collections are small: score them from the int8 copy all the same, so that updates carry it over."""
+    monkeypatch.setattr(snapshot_module, "QUANTIZED_FROM_VECTORS", 0)
+
+
 def built(embedder, articles) -> IndexSnapshot:
     index = ArticleIndex(embedder)
     index.index(articles)
@@ -74,6 +82,10 @@ def search_view(snapshot: IndexSnapshot) -> dict:
         | {q: keyword.scores(keyword.query_terms(q) * 2).tolist() for q in QUESTIONS},
         "windows": {name: getattr(windows, name).tolist() for name in ("pointer", "owner", "passage", "first", "last", "outside")},
         "norms": windows.norm,
+        "int8": {
+            name: (rows.codes.tolist(), rows.scales.tolist())
+            for name, rows in (("passages", snapshot.quantized_cosines.passage_rows), ("sentences", snapshot.quantized_cosines.sentence_rows))
+        },
     }
 
 
