@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from index.dense import QuantizedCosines, quantize_transposed
+from index.dense import QuantizedCosines, QuantizedRows, quantize_transposed
 
 
 def unit_rows(count: int, dimension: int = 384, seed: int = 0) -> np.ndarray:
@@ -73,3 +73,26 @@ def test_each_passage_gets_its_best_sentence(collection):
     expected = np.full(len(passage_vectors), -np.inf, dtype=np.float32)
     np.maximum.at(expected, sentence_passage, sentences)
     np.testing.assert_array_equal(best, expected)
+
+
+@pytest.mark.parametrize("layout", ["one changed in the middle", "reordered", "all new", "all kept"])
+def test_codes_taken_over_by_an_update_are_those_of_quantizing_afresh(layout):
+    """An update keeps the codes of unchanged rows, wherever they moved, and quantizes the new ones."""
+    old_vectors, new_vectors = unit_rows(500, seed=7), unit_rows(60, seed=8)
+    rng = np.random.default_rng(9)
+    if layout == "one changed in the middle":
+        previous_rows = np.concatenate((np.arange(200), np.full(60, -1), np.arange(230, 500)))
+    elif layout == "reordered":
+        previous_rows = np.concatenate((rng.permutation(500)[:300], np.full(60, -1)))
+        previous_rows = previous_rows[rng.permutation(len(previous_rows))]
+    elif layout == "all new":
+        previous_rows = np.full(60, -1)
+    else:
+        previous_rows = np.arange(500)
+    vectors = np.empty((len(previous_rows), 384), dtype=np.float32)
+    vectors[previous_rows >= 0] = old_vectors[previous_rows[previous_rows >= 0]]
+    vectors[previous_rows < 0] = new_vectors[: int((previous_rows < 0).sum())]
+    carried = QuantizedRows.carried(QuantizedRows.of(old_vectors), previous_rows, vectors)
+    afresh = QuantizedRows.of(vectors)
+    np.testing.assert_array_equal(carried.codes, afresh.codes)
+    np.testing.assert_array_equal(carried.scales, afresh.scales)
