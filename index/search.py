@@ -3,11 +3,11 @@
 A search runs in two stages. The first ranks passages by a weighted sum of cosine similarities (the passage's
 and its best sentence's) and relative BM25, and keeps the best few as candidates: every passage of a collection
 searched exactly, whose cosines are all computed at once (dense.py); past the approximate threshold, a pool of
-the nearest passages by the FAISS index and the best by BM25. The second scores quote
-windows: every run of whole sentences of a candidate's section that fits the quote limit and overlaps the
-candidate. A window's score adds up, with weights measured on SQuAD with cross-validation across articles
-(bench/tune.py), its passage's first-stage signals, how much of the question's IDF-weighted terms it holds,
-how similar its sentences are to the question, and how many of the question's word pairs it repeats."""
+the nearest passages by the FAISS index and the best by BM25. The second scores quote windows: every run of
+whole sentences of a candidate's section that fits the quote limit and overlaps the candidate. A window's score
+adds up, with weights measured on SQuAD with cross-validation across articles (bench/tune.py), its passage's
+first-stage signals, how much of the question's IDF-weighted terms it holds, how similar its sentences are to
+the question, and how many of the question's word pairs it repeats."""
 from __future__ import annotations
 
 import functools
