@@ -47,7 +47,8 @@ class ReadOnlyIndex(ArticleIndexError):
 
 
 class QuestionEncoder:
-    """Encodes questions with the embedding model, those arriving together in one batch (QuestionBatcher).
+    """Encodes questions with the embedding model, those arriving together in one batch (QuestionBatcher), and
+    has each one searched by the thread that encoded it.
 
     Collections that share the model share one encoder, so questions to any of them are batched together."""
 
@@ -55,13 +56,14 @@ class QuestionEncoder:
         self._load_embedder = load_embedder
         self._batcher: QuestionBatcher | None = None
 
-    async def encode(self, question: str) -> np.ndarray:
+    async def answer(self, question: str, search: Callable[[np.ndarray], Answer]) -> Answer:
+        """``search(vector)`` with the question's vector, run by the thread that encoded it (QuestionBatcher.answer)."""
         if self._batcher is None:
             embedder = await asyncio.to_thread(self._load_embedder)  # loads the model off the loop
             # Interactions are deferred after QUICK_REPLY_SECONDS and can be answered for 15 minutes, so in a
             # burst a question waits for room rather than being refused at once.
             self._batcher = self._batcher or QuestionBatcher(embedder, full_timeout=QUEUE_WAIT_SECONDS)
-        return await self._batcher.submit(question)
+        return await self._batcher.answer(question, search)
 
     async def close(self) -> None:
         if self._batcher is not None:
@@ -123,10 +125,10 @@ class QuestionService:
             logger.warning("Could not load the embedding model; questions will fail until it loads", exc_info=True)
 
     async def ask(self, question: str, article: str | None = None, top_k: int | None = None) -> Answer:
-        """Questions arriving together are encoded in one batch; the search itself runs in a worker thread."""
+        """Questions arriving together are encoded in one batch, and each one searched by the thread that encoded it."""
         cleaned = validate_question(question)
-        vector = await self.encoder.encode(cleaned)
-        return await asyncio.to_thread(self.index.search, cleaned, top_k or self.top_k, article, vector)
+        top_k = top_k or self.top_k
+        return await self.encoder.answer(cleaned, lambda vector: self.index.search(cleaned, top_k, article, vector))
 
     async def reload(self) -> UpdateReport:
         """Re-read the articles folder (read-only: the saved index); concurrent callers share one reload."""

@@ -6,9 +6,10 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -19,6 +20,8 @@ logger = logging.getLogger(__name__)
 PACKAGED_MODEL_ID = "all-MiniLM-L6-v2"
 # ONNX texts encoded at once when threads are not given: one per core, at most this many.
 MAX_AUTO_WORKERS = 4
+
+T = TypeVar("T")
 
 
 def packaged_model_path() -> Path:
@@ -224,19 +227,41 @@ class OnnxEmbedder(Embedder):
         weights = mask[0, :, None].astype(np.float32)
         return (hidden * weights).sum(axis=0) / max(float(weights.sum()), 1e-9)
 
+    def _unit(self, encoding) -> np.ndarray:
+        """The vector of one tokenized text, of unit length."""
+        vector = self._embed(encoding)
+        return vector / max(float(np.sqrt(vector.dot(vector))), 1e-12)
+
+    def _in_workers(self, workers: int, work: Callable[[int], T]) -> list[T]:
+        """``work(k)`` for k in range(workers), in the worker threads (on this one if one will do). Worker k
+        takes texts k, k + workers, ...: texts come sorted by length, so the shares are even."""
+        if workers <= 1:
+            return [work(0)]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="onnx-embed")
+        return list(self._pool.map(work, range(workers)))
+
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         encodings = self._run_tokenizer.encode_batch(texts)
         workers = min(self.workers, len(encodings))
-        if workers <= 1:
-            rows = [self._embed(encoding) for encoding in encodings]
-        else:  # every workers-th text to each worker: the texts come sorted by length, so the shares are even
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="onnx-embed")
-            shares = list(self._pool.map(lambda k: [self._embed(e) for e in encodings[k::workers]], range(workers)))
-            rows = [shares[i % workers][i // workers] for i in range(len(encodings))]
-        vectors = np.asarray(rows, dtype=np.float32)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, 1e-12)
+        shares = self._in_workers(workers, lambda k: [self._unit(e) for e in encodings[k::workers]])
+        return np.asarray([shares[i % workers][i // workers] for i in range(len(encodings))], dtype=np.float32)
+
+    def encode_each(self, texts: Sequence[str], then: Callable[[int, np.ndarray], None]) -> None:
+        """Encode each text and call ``then(position, vector)`` as soon as its vector is ready, in the thread
+        that encoded it: with several workers, one text's follow-up (a search) runs while the others encode.
+        ``then`` must not encode (the model is held meanwhile)."""
+        if not texts:
+            return
+        with self._lock:
+            encodings = self._run_tokenizer.encode_batch(list(texts))
+            workers = min(self.workers, len(encodings))
+
+            def work(k: int) -> None:
+                for position in range(k, len(encodings), workers):
+                    then(position, self._unit(encodings[position]))
+
+            self._in_workers(workers, work)
 
 
 class OnnxInt8Embedder(OnnxEmbedder):

@@ -235,6 +235,42 @@ async def test_concurrent_questions_each_get_their_own_vector(int8_embedder, sam
     assert [int(np.argmax(alone @ v)) for v in vectors] == list(range(len(questions)))
 
 
+async def test_follow_ups_run_on_each_questions_own_vector_in_the_encoding_thread(onnx_cache, sample_texts):
+    embedder = OnnxInt8Embedder(threads=2, cache_dir=onnx_cache)
+    questions = list(QUESTIONS) + sample_texts[1][:28]
+    alone = np.vstack([embedder.encode([q]) for q in questions])
+    batcher = QuestionBatcher(embedder, window=0.01)
+    main_thread = threading.get_ident()
+
+    def follow_up(question: str):
+        return lambda vector: (question, vector.copy(), threading.get_ident())
+
+    try:
+        results = await asyncio.gather(*(batcher.answer(q, follow_up(q)) for q in questions))
+    finally:
+        await batcher.aclose()
+    assert batcher.batches < len(questions)
+    assert [question for question, _, _ in results] == questions
+    for (question, vector, _), expected in zip(results, alone):
+        assert np.allclose(vector, expected, atol=1e-6), question
+    threads = {thread for _, _, thread in results}
+    assert main_thread not in threads and len(threads) >= 2  # both workers answered, off the event loop
+
+
+async def test_a_failing_follow_up_reaches_its_own_caller_only():
+    def search(vector):
+        if vector[0] == 4.0:
+            raise LookupError("No article called that")
+        return f"answer {vector[0]:.0f}"
+
+    batcher = QuestionBatcher(SlowEncoder(delay=0.01), window=0.01)  # an encoder without encode_each
+    results = await asyncio.gather(*(batcher.answer(q, search) for q in ("abc", "abcd", "ab")), return_exceptions=True)
+    assert results[0] == "answer 3" and results[2] == "answer 2"
+    assert isinstance(results[1], LookupError)
+    assert await batcher.answer("later", search) == "answer 5"
+    await batcher.aclose()
+
+
 class SlowEncoder:
     """Takes ``delay`` seconds per call, like a model on a busy machine; records the batches."""
 
