@@ -15,7 +15,7 @@ default: a lone question is encoded at once (a 2 ms window had doubled a lone in
 soon as the vector is ready: with the ONNX encoder's workers (one per core) one question is searched while
 the next encode, and the caller is answered then, not when the whole batch is. Searching afterwards, a
 thread per question, had made 32 int8 answers about 1.2x faster than one by one; this way 1.4x, and each
-question's answer comes in half the time on median (bench/speed.py).
+question's answer comes about a third sooner on median (bench/speed.py).
 At most ``max_pending`` questions wait at once: beyond that a caller waits for room (back-pressure), and
 if there is still none after ``full_timeout`` seconds it gets ``BatcherFull``."""
 from __future__ import annotations
