@@ -567,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
             }
         base = np.concatenate(base_vectors)  # the default backend's passage and sentence vectors from the builds
         query_vectors = default.encode(questions)
-        del backends
+        del backends, index
 
         note("== start-up and memory (subprocesses)")
         startup = measure_startup(work, options.cache_dir, runs=1 if options.quick else 3)
