@@ -233,8 +233,7 @@ class OnnxEmbedder(Embedder):
         return vector / max(float(np.sqrt(vector.dot(vector))), 1e-12)
 
     def _in_workers(self, workers: int, work: Callable[[int], T]) -> list[T]:
-        """``work(k)`` for k in range(workers), in the worker threads (on this one if one will do). Worker k
-        takes texts k, k + workers, ...: texts come sorted by length, so the shares are even."""
+        """``work(k)`` for k in range(workers), in the worker threads (on this one if one will do)."""
         if workers <= 1:
             return [work(0)]
         if self._pool is None:
@@ -244,6 +243,7 @@ class OnnxEmbedder(Embedder):
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         encodings = self._run_tokenizer.encode_batch(texts)
         workers = min(self.workers, len(encodings))
+        # worker k takes texts k, k + workers, ...: they come sorted by length (encode), so the shares are even
         shares = self._in_workers(workers, lambda k: [self._unit(e) for e in encodings[k::workers]])
         return np.asarray([shares[i % workers][i // workers] for i in range(len(encodings))], dtype=np.float32)
 
