@@ -162,7 +162,9 @@ def changed_articles(old: Mapping[str, Article], new: Iterable[Article]) -> list
 
 
 def validate_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
-    """The question with whitespace collapsed; InvalidQuestion if it is empty or too long."""
+    """The question with whitespace collapsed; InvalidQuestion if it is empty, too long or not text."""
+    if question is not None and not isinstance(question, str):
+        raise InvalidQuestion(f"The question must be text, not {type(question).__name__}.")
     cleaned = collapse_whitespace(question or "")
     if not cleaned:
         raise InvalidQuestion("The question is empty: type what you want to know.")

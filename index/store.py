@@ -165,7 +165,15 @@ def _article_from_record(record: dict) -> Article:
 
 
 def save_snapshot(snapshot: IndexSnapshot, index_dir: Path) -> Path:
-    """Write the snapshot as a new version and make it current; returns the version folder."""
+    """Write the snapshot as a new version and make it current; returns the version folder. IndexStoreError if
+    the folder cannot be written (the version current until then stays so)."""
+    try:
+        return _save_version(snapshot, index_dir)
+    except OSError as error:
+        raise IndexStoreError(f"Could not save the index in {index_dir}: {error.strerror or error}.") from error
+
+
+def _save_version(snapshot: IndexSnapshot, index_dir: Path) -> Path:
     index_dir.mkdir(parents=True, exist_ok=True)
     version = index_dir / f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     staging = index_dir / f".staging-{version.name}"
@@ -254,7 +262,7 @@ def _pointer(index_dir: Path) -> str | None:
     except FileNotFoundError:
         return None
     except OSError as error:
-        raise IndexStoreError(f"Cannot read the index at {index_dir}: {error.strerror}") from None
+        raise IndexStoreError(f"Cannot read the index at {index_dir}: {error.strerror}.") from None
 
 
 def _version_folder(index_dir: Path, name: str) -> Path:

@@ -101,6 +101,15 @@ def test_missing_articles_folder_is_one_clear_line(tmp_path, capsys, monkeypatch
     assert err.startswith("error: The articles folder") and "does not exist" in err
 
 
+def test_an_index_folder_that_is_a_file_is_one_clear_line(folders, capsys, monkeypatch):
+    _, index_dir = folders
+    index_dir.write_text("keep me")
+    assert main(["index", "build"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: Could not save the index in {index_dir}: File exists." in err and "Traceback" not in err
+    assert index_dir.read_text() == "keep me"
+
+
 def test_unreadable_files_are_skipped_with_a_warning(folders, capsys):
     articles, _ = folders
     (articles / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0")

@@ -90,7 +90,10 @@ def test_allow_empty_lets_an_emptied_folder_empty_the_index(embedder, sample_art
         open_index(ArticleIndex(embedder), tmp_path / "gone", tmp_path / "ix2", allow_empty=True)
 
 
-@pytest.mark.parametrize(("question", "message"), [("", "empty"), ("   \n\t ", "empty"), ("why" * 3334, "under 1,000")])
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [("", "empty"), ("   \n\t ", "empty"), ("why" * 3334, "under 1,000"), (b"truce", "must be text, not bytes")],
+)
 def test_bad_questions_are_refused_clearly(embedder, sample_articles, question, message):
     index = ArticleIndex(embedder)
     index.sync_folder(sample_articles)

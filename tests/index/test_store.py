@@ -86,8 +86,16 @@ def test_a_failed_save_leaves_the_previous_index(built, embedder, tmp_path, monk
         raise OSError("disk full")
 
     monkeypatch.setattr("index.tokens.TokenizedCollection.arrays", broken_save)
-    with pytest.raises(OSError):
+    with pytest.raises(IndexStoreError, match=r"Could not save the index in .*ix: disk full"):
         save_snapshot(built.snapshot, tmp_path / "ix")
     assert current_version(tmp_path / "ix") == first
     assert not [p for p in (tmp_path / "ix").iterdir() if p.name.startswith(".staging")]
     assert ArticleIndex(embedder).load(tmp_path / "ix")
+
+
+def test_an_index_folder_that_cannot_be_made_is_a_clear_error(built, tmp_path):
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    with pytest.raises(IndexStoreError, match=r"Could not save the index in .*taken: File exists\."):
+        built.save(taken)
+    assert taken.read_text() == "not a folder"
