@@ -1,6 +1,8 @@
 """Who may do what: moderator checks run in the bot's own code, whatever Discord clients show."""
 from __future__ import annotations
 
+import time
+
 import discord
 from discord import app_commands
 
@@ -51,6 +53,7 @@ class MemberCooldowns:
         self.rate = rate
         self.per = per
         self._buckets: dict[int, app_commands.Cooldown] = {}
+        self._told_until: dict[int, float] = {}  # member -> end of the wait they were last told about
 
     def retry_after(self, user_id: int) -> float | None:
         """None if the member may ask now (and counts the question), else seconds to wait."""
@@ -60,3 +63,14 @@ class MemberCooldowns:
             self._buckets = {k: v for k, v in self._buckets.items() if v.get_tokens() < self.rate}
         bucket = self._buckets.setdefault(user_id, app_commands.Cooldown(self.rate, self.per))
         return bucket.update_rate_limit()
+
+    def first_refusal(self, user_id: int, retry_after: float) -> bool:
+        """Whether a member refused with ``retry_after`` seconds to wait is refused for the first time in this
+        wait (and should be told), rather than asking again before it is over."""
+        now = time.monotonic()
+        if self._told_until.get(user_id, 0.0) > now:
+            return False
+        if len(self._told_until) > 10_000:
+            self._told_until = {k: v for k, v in self._told_until.items() if v > now}
+        self._told_until[user_id] = now + retry_after
+        return True

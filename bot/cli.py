@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -13,6 +14,7 @@ from typing import TextIO
 from pydantic import ValidationError
 
 from index import Answer, ArticleIndex, ArticleIndexError, UpdateReport, open_index
+from index.files import replace_atomically
 
 from .collections import CollectionFolders, server_folders
 from .questionlog import (
@@ -272,8 +274,14 @@ def _export(options: argparse.Namespace, settings: Settings, out: TextIO) -> int
         if options.output is None:
             _write_export(log, out)
             return 0
-        with options.output.open("w", encoding="utf-8", newline="") as handle:
-            rows = _write_export(log, handle)
+        rows = 0
+
+        def write(temporary: Path) -> None:
+            nonlocal rows
+            with temporary.open("w", encoding="utf-8", newline="") as handle:
+                rows = _write_export(log, handle)
+
+        replace_atomically(options.output, write)  # a failed export leaves an earlier file as it was
     except QuestionLogError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -313,6 +321,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"error: invalid setting: {problems}", file=sys.stderr)
         return EXIT_ERROR
+    except UnicodeDecodeError as error:
+        print(f"error: the settings file .env is not UTF-8 text (byte {error.start}); save it as UTF-8.", file=sys.stderr)
+        return EXIT_ERROR
     if getattr(options, "server", None) is not None and not settings.server_collections:
         print("note: SERVER_COLLECTIONS is off, so the bot does not answer from server collections yet.", file=sys.stderr)
     logging.basicConfig(
@@ -334,6 +345,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (``| head``): nothing more to print, and Python's own flush at exit must not
+        # complain about it either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
+from collections.abc import Iterator
 
 import discord
 import yarl
@@ -21,6 +23,9 @@ from .settings import Settings
 from .watch import start_watching
 
 logger = logging.getLogger(__name__)
+
+# How long a shutdown waits for answers under way (a service manager's stop timeout is usually longer).
+SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 def point_discord_at(settings: Settings) -> None:
@@ -67,6 +72,7 @@ class ArticleBot(commands.Bot):
         )
         self._watcher: asyncio.Task[None] | None = None
         self._index_follower: asyncio.Task[None] | None = None
+        self._answering: set[asyncio.Task] = set()  # questions being answered, which close() lets finish
         self.tree.on_error = self.on_app_command_error
 
     async def setup_hook(self) -> None:
@@ -82,6 +88,8 @@ class ArticleBot(commands.Bot):
 
         for cog in (AskCog(self), SourcesCog(self), ModerationCog(self), StatsCog(self)):
             await self.add_cog(cog)
+        if self.settings.moderator_role_ids or self.settings.moderator_user_ids:
+            show_moderator_commands_to_everyone(self.tree)
         await self._sync_commands()
         if self.settings.watch_articles:
             self._watcher = start_watching(self.collections)
@@ -134,7 +142,24 @@ class ArticleBot(commands.Bot):
             return
         super().dispatch(event_name, *args, **kwargs)
 
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        """Marks the current task as answering a member, so that a shutdown lets it finish first."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._answering.add(task)
+        try:
+            yield
+        finally:
+            self._answering.discard(task)
+
     async def close(self) -> None:
+        # Answers under way finish first (a stop or restart would leave "thinking…" on screen for good), for
+        # a while: the connections they need are closed below.
+        pending = [task for task in self._answering if task is not asyncio.current_task()]
+        if pending and not self.is_closed():
+            logger.info("Finishing %d answers before closing", len(pending))
+            await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_SECONDS)
         for task in (self._watcher, self._index_follower):
             if task is not None:
                 task.cancel()
@@ -165,6 +190,15 @@ class ArticleBot(commands.Bot):
         await send_private(interaction, error_embed(message))
 
 
+def show_moderator_commands_to_everyone(tree: app_commands.CommandTree) -> None:
+    """Register the moderator commands without their default permission (Manage Server). Discord's clients
+    offer a command with one only to members who hold it, until a server admin changes that in Integrations,
+    so moderators by role or user id could not use them. The bot's own check still refuses everyone else."""
+    for command in tree.walk_commands():
+        if isinstance(command, app_commands.Command | app_commands.Group) and command.parent is None:
+            command.default_permissions = None
+
+
 @functools.cache
 def sharded_variant(bot_class: type[ArticleBot]) -> type[ArticleBot]:
     """The same bot class on discord.py's AutoShardedBot (which takes shard_count and shard_ids)."""
@@ -182,13 +216,18 @@ def shards_text(settings: Settings) -> str:
 
 
 async def send_private(interaction: discord.Interaction, embed: discord.Embed) -> None:
-    """Reply only the user sees: a new ephemeral reply, or the deferred 'thinking' message replaced."""
+    """Reply only the user sees: a new ephemeral reply, or the deferred "thinking…" replaced if only they see it
+    (else removed, and the reply sent privately after it)."""
     try:
         if not interaction.response.is_done():
             await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
-        elif interaction.response.type == discord.InteractionResponseType.deferred_channel_message:
+        elif interaction.response.type != discord.InteractionResponseType.deferred_channel_message:
+            await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
+        elif interaction.extras.get("private", True):
             await interaction.edit_original_response(embed=embed, allowed_mentions=NO_PINGS)
         else:
+            # A public "thinking…" (an /ask for everyone) must not become an error meant for the asker alone.
+            await interaction.delete_original_response()
             await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_PINGS)
     except discord.HTTPException:
         logger.warning("Could not tell the user about an error (the interaction may have expired)", exc_info=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 import discord
 
@@ -70,14 +71,30 @@ def highlighted_quote(result: SearchResult, limit: int) -> str:
 LINK_LIMIT = 512
 
 
+# Characters that would end a Markdown link early or open another, percent-encoded in link targets.
+_LINK_ESCAPES = str.maketrans({c: f"%{ord(c):02X}" for c in "()<>[]`"})
+
+
 def shown_link(url: str | None) -> str | None:
-    """The URL if it is short enough to show whole, else None."""
-    return url if url and len(url) <= LINK_LIMIT else None
+    """The URL to show as a link: a web address (http or https) short enough to show whole, with what Markdown
+    would read into it percent-encoded; None for anything else. Articles' links come from their files or pages,
+    which anyone may have written: a ``javascript:`` link or one that closes the Markdown link early and opens
+    another must not reach a reply."""
+    if not url or len(url) > LINK_LIMIT or not url.isprintable() or any(c.isspace() for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return url.translate(_LINK_ESCAPES)
 
 
 def _source_line(result: SearchResult) -> str:
-    if shown_link(result.url):
-        return f"[{escape(shorten(result.article, 200))}]({result.url})"
+    link = shown_link(result.url)
+    if link:
+        return f"[{escape(shorten(result.article, 200))}]({link})"
     return f"`{shorten(result.source.replace('`', ''), 200)}`"
 
 
@@ -129,7 +146,7 @@ def sources_pages(summaries: Sequence[ArticleSummary], empty_text: str | None = 
     embed: discord.Embed | None = None
     for summary in summaries:
         sections = ", ".join(escape(s) for s in summary.sections if s) or "one untitled section"
-        link = f"\n{summary.url}" if shown_link(summary.url) else ""
+        link = f"\n{shown_link(summary.url)}" if shown_link(summary.url) else ""
         value = shorten(
             f"{len(summary.sections)} sections, {summary.passages} passages; indexed <t:{int(summary.indexed_at)}:R>\n"
             f"Sections: {sections}",
@@ -178,7 +195,7 @@ def article_embed(summary: ArticleSummary, title: str) -> discord.Embed:
     sections = "\n".join(f"• {escape(s)}" if s else "• (text before the first heading)" for s in summary.sections)
     embed = discord.Embed(title=shorten(title, TITLE_LIMIT), colour=ANSWER_COLOUR)
     embed.add_field(name="Article", value=shorten(escape(summary.title), FIELD_VALUE_LIMIT), inline=False)
-    embed.add_field(name="Source", value=shorten(summary.url or f"`{summary.id.replace('`', '')}`", FIELD_VALUE_LIMIT), inline=False)
+    embed.add_field(name="Source", value=shown_link(summary.url) or f"`{shorten(summary.id.replace('`', ''), 200)}`", inline=False)
     embed.add_field(
         name=f"{len(summary.sections)} sections, {summary.passages} passages",
         value=shorten(sections, FIELD_VALUE_LIMIT),

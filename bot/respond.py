@@ -25,6 +25,7 @@ async def defer_thinking(interaction: discord.Interaction, *, ephemeral: bool) -
     response was lost, the retry is refused as already acknowledged. The interaction is then deferred all
     the same, so carry on (and remember it, as discord.py would have) instead of failing the command and
     leaving "thinking…" on screen for good."""
+    interaction.extras["private"] = ephemeral  # whether what replaces "thinking…" is seen by the user alone
     try:
         await interaction.response.defer(thinking=True, ephemeral=ephemeral)
     except discord.HTTPException as error:

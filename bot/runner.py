@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
+import signal
 import sys
 
 import discord
@@ -47,10 +49,27 @@ def settle_heap() -> None:
 
 
 async def _serve(settings: Settings, token: str) -> None:
-    async with ArticleBot(settings) as bot:
-        await bot.login(token)  # runs setup_hook: the index is opened and the model loaded
-        settle_heap()
-        await bot.connect(reconnect=True)  # what bot.start(token) does after logging in
+    # SIGTERM (a service manager's or container's stop) ends the bot as Ctrl-C does: leaving ``async with``
+    # closes it, which lets answers under way finish and writes what the question log holds.
+    serving = asyncio.current_task()
+    assert serving is not None
+    stopped = asyncio.Event()
+
+    def stop() -> None:
+        stopped.set()
+        serving.cancel()
+
+    with contextlib.suppress(NotImplementedError):  # (no signal handlers on Windows' event loop)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop)
+    try:
+        async with ArticleBot(settings) as bot:
+            await bot.login(token)  # runs setup_hook: the index is opened and the model loaded
+            settle_heap()
+            await bot.connect(reconnect=True)  # what bot.start(token) does after logging in
+    except asyncio.CancelledError:
+        if not stopped.is_set():
+            raise
+        logger.info("Stopped (SIGTERM)")
 
 
 def run_bot(settings: Settings) -> int:

@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     def _empty_is_default(cls, value: object) -> object:
         return None if value in ("", None) else value
 
+    @field_validator("articles_dir", "index_dir", "data_dir", mode="before")
+    @classmethod
+    def _empty_folder_is_default(cls, value: object, info: ValidationInfo) -> object:
+        # An empty value (a blank line of .env.example kept) would otherwise be the working folder itself.
+        if isinstance(value, str) and not value.strip():
+            return cls.model_fields[info.field_name].default
+        return value
+
     @field_validator("embedding_backend")
     @classmethod
     def _known_backend(cls, value: str) -> str:

@@ -10,6 +10,7 @@ from .errors import (
     IncompatibleIndex,
     IndexStoreError,
     InvalidQuestion,
+    ModelNotFound,
     UnknownArticle,
 )
 from .records import Answer, Article, ArticleSummary, Passage, SearchResult, Section
@@ -29,6 +30,7 @@ __all__ = [
     "IncompatibleIndex",
     "IndexStoreError",
     "InvalidQuestion",
+    "ModelNotFound",
     "Passage",
     "SearchResult",
     "Section",

@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from .errors import ModelNotFound
 from .onnx_model import FP32, INT8, default_cache_dir, ensure_model, read_model_config
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class Embedder(ABC):
     def __init__(self, model_path: Path | None = None) -> None:
         self.model_path = model_path or packaged_model_path()
         if not (self.model_path / "tokenizer.json").is_file():
-            raise FileNotFoundError(f"No model at {self.model_path} (expected a sentence-transformers folder)")
+            raise ModelNotFound(f"No embedding model at {self.model_path} (expected a sentence-transformers folder).")
         self.model_id = model_id_for(model_path, self.backend)
         self._tokenizer = None
         # Tokenizers and models are not safe to call from several threads at once; a reload and the

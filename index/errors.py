@@ -18,6 +18,10 @@ class ArticlesFolderError(ArticleIndexError):
     """The articles folder is missing or holds no readable article."""
 
 
+class ModelNotFound(ArticleIndexError, FileNotFoundError):
+    """The configured embedding model folder is missing or is not a sentence-transformers model."""
+
+
 class IndexStoreError(ArticleIndexError):
     """The saved index is missing, corrupt, or was built differently."""
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .errors import ArticleLoadError, ArticlesFolderError
 from .records import Article, Section
-from .text import paragraph_spans
+from .text import collapse_whitespace, paragraph_spans
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,10 @@ def _sections_from_headings(text: str, headings: list[tuple[str | None, int, int
 
 
 def parse_plain_text(text: str, fallback_title: str) -> tuple[str, tuple[Section, ...]]:
-    """The first line is the title; a short unpunctuated line set off by blank lines starts a section."""
+    """The first line is the title; a short unpunctuated line set off by blank lines, with a paragraph of text
+    after it, starts a section. Such a line followed by another or by nothing is text (a list of short items,
+    say: as headings of empty sections they would not be quoted at all), and so is the first line of a file
+    that holds nothing else."""
     blocks = paragraph_spans(text)
     if not blocks:
         return fallback_title, ()
@@ -77,11 +80,15 @@ def parse_plain_text(text: str, fallback_title: str) -> tuple[str, tuple[Section
     title = text[blocks[0].start:title_end].strip() or fallback_title
     # Lines after the title in its own paragraph are body text of an untitled first section.
     headings: list[tuple[str | None, int, int]] = [(None, title_end, title_end)]
-    for block in blocks[1:]:
-        line = text[block.start:block.end]
-        if _is_plain_heading(line):
-            headings.append((line.strip(), block.start, block.end))
-    return title, _sections_from_headings(text, headings, len(text))
+    later = blocks[1:]
+    short = [_is_plain_heading(text[block.start:block.end]) for block in later]
+    for position, block in enumerate(later):
+        if short[position] and position + 1 < len(later) and not short[position + 1]:
+            headings.append((text[block.start:block.end].strip(), block.start, block.end))
+    sections = _sections_from_headings(text, headings, len(text))
+    if not sections and len(blocks) == 1:
+        sections = (Section(None, blocks[0].start, blocks[0].end),)
+    return title, sections
 
 
 def _split_front_matter(text: str) -> tuple[dict, int]:
@@ -156,7 +163,7 @@ def article_from_text(
     article_id: str, source: str, text: str, suffix: str, digest: str, url: str | None = None
 ) -> Article:
     """Build an Article from decoded text of the given kind (suffix such as '.md')."""
-    fallback_title = Path(article_id).stem.replace("_", " ").replace("-", " ")
+    fallback_title = collapse_whitespace(Path(article_id).stem.replace("_", " ").replace("-", " ")) or Path(article_id).name
     meta: dict = {}
     if suffix in (".html", ".htm"):
         text, meta = extract_html(text)
@@ -173,7 +180,7 @@ def article_from_text(
     date = meta.get("date")
     return Article(
         id=article_id,
-        title=title,
+        title=collapse_whitespace(title) or fallback_title,  # one line, never blank: it names the article everywhere
         source=source,
         text=text,
         sections=sections,
@@ -218,7 +225,8 @@ def _visible_files(folder: Path, prefix: str) -> Iterator[tuple[str, Path]]:
     say what they are without a stat of each file.
 
     Hidden files and folders (their names start with a dot) are left out; linked files are read, linked folders
-    are not followed (so a link cannot bring in a folder twice, or loop), and an unreadable folder is skipped."""
+    are not followed (so a link cannot bring in a folder twice, or loop), and an unreadable folder is skipped.
+    A link to nothing (or to itself) is listed, so that loading it says it cannot be read."""
     try:
         with os.scandir(folder) as scan:
             entries = sorted((entry for entry in scan if not entry.name.startswith(".")), key=lambda entry: entry.name)
@@ -227,8 +235,15 @@ def _visible_files(folder: Path, prefix: str) -> Iterator[tuple[str, Path]]:
     for entry in entries:
         if entry.is_dir(follow_symlinks=False):
             yield from _visible_files(folder / entry.name, f"{prefix}{entry.name}/")  # its files sort where its name does
-        elif entry.is_file():
+        elif entry.is_file(follow_symlinks=False) or (entry.is_symlink() and not _links_to_folder(entry)):
             yield prefix + entry.name, folder / entry.name
+
+
+def _links_to_folder(link: os.DirEntry) -> bool:
+    try:
+        return link.is_dir()
+    except OSError:  # a loop of links
+        return False
 
 
 def load_folder(folder: Path, known: Mapping[str, Article] | None = None) -> FolderLoad:

@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -173,6 +174,12 @@ def save_snapshot(snapshot: IndexSnapshot, index_dir: Path) -> Path:
         raise IndexStoreError(f"Could not save the index in {index_dir}: {error.strerror or error}.") from error
 
 
+# A version's name, and what else a save leaves aside for a later one to remove: a staging folder cut short,
+# and the temporary pointer file of an interrupted write (files.replace_atomically).
+_VERSION_NAME = r"v-\d{8}T\d{6}-[0-9a-f]{8}"
+_LEFT_ASIDE = re.compile(rf"{_VERSION_NAME}|\.staging-{_VERSION_NAME}|\.{POINTER}\.[0-9a-f]{{8}}\.tmp")
+
+
 def _save_version(snapshot: IndexSnapshot, index_dir: Path) -> Path:
     index_dir.mkdir(parents=True, exist_ok=True)
     version = index_dir / f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
@@ -243,11 +250,9 @@ def _write_version(snapshot: IndexSnapshot, files: _VersionFiles) -> None:
 
 
 def _old_versions(index_dir: Path, keep: set[str | None]) -> list[Path]:
-    """Versions, staging folders and pointer files left aside in the index folder, but for those in ``keep``."""
-    return [
-        path for path in index_dir.iterdir()
-        if path.name not in keep and path.name != POINTER and path.name.startswith(("v-", ".staging-", f".{POINTER}."))
-    ]
+    """Versions, staging folders and pointer files left aside in the index folder, but for those in ``keep``.
+    Only names this module makes: the folder may be shared with other files (INDEX_DIR set to a busy folder)."""
+    return [path for path in index_dir.iterdir() if path.name not in keep and _LEFT_ASIDE.fullmatch(path.name)]
 
 
 def _remove(paths: list[Path]) -> None:
@@ -263,6 +268,8 @@ def _pointer(index_dir: Path) -> str | None:
         return None
     except OSError as error:
         raise IndexStoreError(f"Cannot read the index at {index_dir}: {error.strerror}.") from None
+    except ValueError:  # not text
+        raise IndexStoreError(f"The index at {index_dir} is damaged: {POINTER} is not a version name.") from None
 
 
 def _version_folder(index_dir: Path, name: str) -> Path:
@@ -336,11 +343,12 @@ def _load_version(index_dir: Path, version: Path, model_id: str) -> IndexSnapsho
         sentence_vectors = load_mapped(version / _SENTENCE_VECTORS)
         approximate = load_index(version / _APPROXIMATE_PASSAGES) if _APPROXIMATE_PASSAGES in manifest["files"] else None
         tokens = TokenizedCollection.load(version / _VOCABULARY, version / _TOKENS)
+        dimension = int(manifest["dimension"])
+        indexed_at = {r["id"]: float(r["indexed_at"]) for r in records["articles"]}
     except IndexStoreError:
         raise
-    except (OSError, ValueError, KeyError, TypeError, IndexError, RuntimeError) as error:  # RuntimeError: FAISS
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, RuntimeError) as error:  # RuntimeError: FAISS
         raise IndexStoreError(f"The index at {index_dir} is corrupt or truncated ({type(error).__name__}: {error}).") from None
-    dimension = int(manifest["dimension"])
     sentences = sum(len(p.sentences) for p in passages)
     if (
         passage_vectors.shape != (len(passages), dimension)
@@ -353,7 +361,7 @@ def _load_version(index_dir: Path, version: Path, model_id: str) -> IndexSnapsho
         model_id=model_id,
         dimension=dimension,
         articles={a.id: a for a in articles},
-        indexed_at={r["id"]: float(r["indexed_at"]) for r in records["articles"]},
+        indexed_at=indexed_at,
         passages=passages,
         passage_vectors=passage_vectors,
         sentence_vectors=sentence_vectors,

@@ -16,7 +16,7 @@ from index import Answer, ArticleIndexError
 from ..checks import AskingTooFast
 from ..formatting import NO_PINGS, answer_embed, article_choices, error_embed, slow_down_text
 from ..questionlog import ChannelKind, QuotedPassage, QuestionLogError, VoteOutcome, VoteResult
-from ..respond import AUTOCOMPLETE_SECONDS, QUICK_REPLY_SECONDS, defer_thinking
+from ..respond import AUTOCOMPLETE_SECONDS, QUICK_REPLY_SECONDS, defer_thinking, send_or_edit
 
 if TYPE_CHECKING:
     from ..client import ArticleBot
@@ -68,15 +68,20 @@ class FeedbackButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: ArticleBot = interaction.client  # type: ignore[assignment]
+        vote = asyncio.ensure_future(
+            bot.question_log.record_vote(self.answer_id, member_id=interaction.user.id, helpful=self.helpful)
+        )
         try:
-            result = await bot.question_log.record_vote(self.answer_id, member_id=interaction.user.id, helpful=self.helpful)
-        except (QuestionLogError, OSError, sqlite3.Error) as error:
-            logger.warning("Could not record a vote on answer %s: %s", self.answer_id, error)
-            text = "Sorry, your vote could not be recorded right now; please try again later."
-        else:
-            text = vote_reply(result)
-        try:
-            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+            # The log may wait on another process's write for seconds: past Discord's deadline, unless deferred.
+            done, _ = await asyncio.wait({vote}, timeout=QUICK_REPLY_SECONDS)
+            if not done:
+                await defer_thinking(interaction, ephemeral=True)
+            try:
+                text = vote_reply(await vote)
+            except (QuestionLogError, OSError, sqlite3.Error) as error:
+                logger.warning("Could not record a vote on answer %s: %s", self.answer_id, error)
+                text = "Sorry, your vote could not be recorded right now; please try again later."
+            await send_or_edit(interaction, content=text, ephemeral=True, allowed_mentions=NO_PINGS)
         except discord.HTTPException:
             logger.warning("Could not acknowledge a vote (the interaction may have expired)", exc_info=True)
 
@@ -142,6 +147,10 @@ class AskCog(commands.Cog):
         article: str | None = None,
         private: bool = False,
     ) -> None:
+        with self.bot.answering():
+            await self._ask(interaction, question, article, private)
+
+    async def _ask(self, interaction: discord.Interaction, question: str, article: str | None, private: bool) -> None:
         retry_after = self.bot.cooldowns.retry_after(interaction.user.id)
         if retry_after is not None:
             raise AskingTooFast(retry_after)
@@ -164,42 +173,69 @@ class AskCog(commands.Cog):
         return article_choices(collection.index, current) if collection is not None else []
 
     def _question_in(self, message: discord.Message) -> str | None:
-        """The question a message asks the bot, or None if it is not addressed to the bot."""
+        """The question a message asks the bot, or None if it is not addressed to the bot. In a server, the
+        message must mention the bot in its text (or the bot's own role, which Discord offers beside it): a
+        reply to one of its answers ("thanks!") also lists it among the mentions, but asks nothing."""
         me = self.bot.user
         if me is None or message.author.bot or message.author.id == me.id:
             return None
-        if message.guild is not None and me not in message.mentions:
-            return None
-        return re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
+        addressed = [rf"<@!?{me.id}>"]
+        if message.guild is not None:
+            own_role = message.guild.self_role
+            if own_role is not None:
+                addressed.append(rf"<@&{own_role.id}>")
+            # (the role from the message's mention list: without the message content intent, Discord may send
+            # such a message with its text blanked, and the member then gets the help)
+            if me.id not in message.raw_mentions and (own_role is None or own_role not in message.role_mentions):
+                return None
+        return re.sub("|".join(addressed), " ", message.content).strip()
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         question = self._question_in(message)
         if question is None:
             return
+        with self.bot.answering():
+            await self._answer_message(message, question)
 
-        async def reply(embed: discord.Embed, **extras) -> None:
-            if message.guild is None:
-                await message.channel.send(embed=embed, allowed_mentions=NO_PINGS, **extras)
-            else:
-                await message.reply(embed=embed, mention_author=False, allowed_mentions=NO_PINGS, **extras)
-
+    async def _answer_message(self, message: discord.Message, question: str) -> None:
         if not question:
-            await reply(discord.Embed(description=HELP_TEXT))
+            await reply_to(message, embed=discord.Embed(description=HELP_TEXT))
             return
         retry_after = self.bot.cooldowns.retry_after(message.author.id)
         if retry_after is not None:
-            await reply(error_embed(slow_down_text(retry_after)))
+            # Told once per wait: a reply to every message of someone who keeps asking would flood the channel.
+            if self.bot.cooldowns.first_refusal(message.author.id, retry_after):
+                await reply_to(message, embed=error_embed(slow_down_text(retry_after)))
             return
         guild_id = message.guild.id if message.guild is not None else None
         try:
             answer = await self._answer(guild_id, question)
         except ArticleIndexError as error:
-            await reply(error_embed(str(error)))
+            await reply_to(message, embed=error_embed(str(error)))
             return
         except Exception:
             logger.exception("Answering a message failed")
-            await reply(error_embed("Sorry, something went wrong while answering. It has been logged."))
+            await reply_to(message, embed=error_embed("Sorry, something went wrong while answering. It has been logged."))
             return
         extras = self._log_answer(answer, answer_id=message.id, member_id=message.author.id, guild_id=guild_id, via="message")
-        await reply(answer_embed(answer), **extras)
+        await reply_to(message, embed=answer_embed(answer), **extras)
+
+
+async def reply_to(message: discord.Message, **reply) -> None:
+    """Answer a message: in a server as a reply to it (a plain message if it was deleted meanwhile). Replying
+    needs Read Message History, which a channel may withhold: the answer then goes to the channel as a plain
+    message. One that cannot be sent at all (no Send Messages, DMs closed) is logged in one line, as there is
+    no one else to tell."""
+    reply = dict(reply, allowed_mentions=NO_PINGS)
+    try:
+        if message.guild is not None:
+            try:
+                reference = message.to_reference(fail_if_not_exists=False)
+                await message.channel.send(reference=reference, mention_author=False, **reply)
+                return
+            except discord.Forbidden as error:
+                logger.info("Could not reply to a message (%s); sending the answer as a plain message", error.text)
+        await message.channel.send(**reply)
+    except discord.HTTPException as error:
+        logger.warning("Could not answer a message in channel %s: %s", message.channel.id, error.text or error.status)

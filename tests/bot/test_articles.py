@@ -13,8 +13,8 @@ from fakediscord import FakeAttachment
 TIDES = b"# Tides\n\nThe moon's gravity pulls on the oceans and causes the tides.\n"
 
 
-async def article_command(running, sub: str, options: dict, user=None):
-    handle = await running.fake.send_slash_command("article", options, subcommand=sub, user=user or running.fake.user)
+async def article_command(running, sub: str, options: dict, user=None, **forged):
+    handle = await running.fake.send_slash_command("article", options, subcommand=sub, user=user or running.fake.user, **forged)
     return await handle.wait_final(timeout=60)
 
 
@@ -86,7 +86,9 @@ async def test_non_moderators_are_refused_every_article_command(start_bot, sampl
         ("remove", {"article": "000_97ab4e9c0a6dbff7.txt"}),
         ("show", {"article": "000_97ab4e9c0a6dbff7.txt"}),
     ):
-        reply = await article_command(running, sub, options, user=carol)
+        with pytest.raises(PermissionError):  # Discord offers /article only to members with Manage Server
+            await article_command(running, sub, options, user=carol)
+        reply = await article_command(running, sub, options, user=carol, member_permissions="0")
         assert reply.ephemeral and "Only moderators" in embed_text(reply)
     assert folder_state(sample_articles) == before
 

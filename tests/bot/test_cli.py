@@ -54,10 +54,11 @@ def test_ask_json_quotes_haniyeh_first_end_to_end(folders, tmp_path):
 
 
 def test_ask_reads_one_question_per_line(folders, tmp_path):
-    done = run_cli("ask", "--json", "--top-k", "2", stdin=f"{TRUCE}\n\nWhat is the capital of Peru's cuisine?\n", cwd=tmp_path)
+    broad = "What is the war about?"  # three quotes by default, each near enough the first
+    done = run_cli("ask", "--json", "--top-k", "2", stdin=f"{broad}\n\nWhat is the capital of Peru's cuisine?\n", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     answers = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [a["question"] for a in answers] == [TRUCE, "What is the capital of Peru's cuisine?"]
+    assert [a["question"] for a in answers] == [broad, "What is the capital of Peru's cuisine?"]
     assert len(answers[0]["results"]) == 2
     assert answers[1] == {"question": "What is the capital of Peru's cuisine?", "answered": False, "results": []}
 
@@ -92,6 +93,46 @@ def test_bad_question_in_json_mode_is_reported_per_line(folders, capsys, monkeyp
     first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     assert first["answered"] is False and "5,000 characters" in first["error"]
     assert second["answered"] is True
+
+
+def test_a_line_that_is_not_utf8_is_still_answered_and_the_rest_too(folders, capsys, monkeypatch):
+    import io
+
+    # How Python hands over stdin bytes that are not UTF-8: as lone surrogates (surrogateescape).
+    undecodable = b"Who claimed a truce \xff deal was close?".decode("utf-8", "surrogateescape")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{undecodable}\n{TRUCE}\n"))
+    assert main(["ask", "--json"]) == 0
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert first["question"] == "Who claimed a truce \ufffd deal was close?" and first["answered"] is True
+    assert second["question"] == TRUCE and second["answered"] is True
+
+
+def test_blank_folder_settings_mean_the_defaults(folders, tmp_path, monkeypatch, capsys):
+    """A blank ``INDEX_DIR=`` is not the working folder, whose files an index save would then sweep away."""
+    monkeypatch.setenv("INDEX_DIR", "")
+    monkeypatch.setenv("DATA_DIR", " ")
+    (tmp_path / "v-notes.txt").write_text("mine")
+    (tmp_path / "v-project").mkdir()
+    for text in ("First", "Second", "Third"):  # each save removes the versions before the last
+        (tmp_path / "articles" / "note.txt").write_text(f"{text} note\n\nA note that changes.\n")
+        assert main(["index", "build"]) == 0
+    assert (tmp_path / "v-notes.txt").read_text() == "mine" and (tmp_path / "v-project").is_dir()
+    assert current_version(tmp_path / "data" / "index") is not None and not (tmp_path / "CURRENT").exists()
+    monkeypatch.setenv("ARTICLES_DIR", "")  # the default, articles/ (where the sample is copied)
+    capsys.readouterr()
+    assert main(["index", "build"]) == 0
+    assert "2 articles" in capsys.readouterr().out
+
+
+def test_a_missing_model_and_a_settings_file_not_in_utf8_are_one_clear_line(folders, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("EMBEDDING_MODEL", str(tmp_path / "no-model"))
+    assert main(["ask", TRUCE]) == 2
+    err = capsys.readouterr().err
+    assert f"error: No embedding model at {tmp_path / 'no-model'}" in err and "Traceback" not in err
+    monkeypatch.delenv("EMBEDDING_MODEL")
+    (tmp_path / ".env").write_bytes("TOP_K=2  # caf\u00e9\n".encode("latin-1"))
+    assert main(["ask", TRUCE]) == 2
+    assert "error: the settings file .env is not UTF-8 text" in capsys.readouterr().err
 
 
 def test_missing_articles_folder_is_one_clear_line(tmp_path, capsys, monkeypatch):

@@ -10,6 +10,7 @@ from bot.formatting import (
     FIELD_VALUE_LIMIT,
     TITLE_LIMIT,
     answer_embed,
+    article_embed,
     reload_embed,
     shorten,
     sources_pages,
@@ -67,6 +68,26 @@ def test_words_the_quote_leaves_out_of_a_sentence_are_marked():
 def test_url_is_linked():
     embed = answer_embed(Answer("q", True, (result("Quote.", url="https://example.org/a"),)))
     assert "(https://example.org/a)" in embed.fields[0].value
+
+
+def test_only_web_links_are_shown_and_none_can_smuggle_markdown():
+    def shown(url: str) -> tuple[str, str, str]:
+        """The link as a quote's source, in /sources and in /article show."""
+        summary = ArticleSummary("a.txt", "An Article", "articles/a.txt", url, ("One",), 1, 1_700_000_000)
+        return (
+            answer_embed(Answer("q", True, (result("Quote.", url=url),))).fields[0].value,
+            sources_pages([summary])[0].fields[0].value,
+            article_embed(summary, "An Article").fields[1].value,
+        )
+
+    wiki = "https://en.wikipedia.org/wiki/Mercury_(planet)"
+    linked, listed, source = shown(wiki)
+    assert "[An Article](https://en.wikipedia.org/wiki/Mercury_%28planet%29)" in linked
+    assert listed.endswith("\nhttps://en.wikipedia.org/wiki/Mercury_%28planet%29") and source == "https://en.wikipedia.org/wiki/Mercury_%28planet%29"
+    for hostile in ("javascript:alert(1)", "https://e.com/a b) [evil](https://evil.example)", "ftp://e.com/f", "https:///x"):
+        for text in shown(hostile):
+            assert "evil" not in text and "javascript" not in text and "ftp:" not in text, (hostile, text)
+        assert "`articles/a.txt`" in shown(hostile)[0] and shown(hostile)[2] == "`a.txt`"
 
 
 def test_markdown_in_quotes_is_shown_literally():

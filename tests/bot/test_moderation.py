@@ -4,6 +4,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
+
 from botkit import TRUCE, embed_text
 
 import index.collection
@@ -47,26 +49,32 @@ async def test_non_moderators_are_refused(start_bot, sample_articles):
     running = await start_bot()
     carol = member(running.fake, "carol")
     (sample_articles / "tides.md").write_text("# Tides\n\nThe moon causes the tides.\n")
-    reply = await reload_as(running, carol)
+    with pytest.raises(PermissionError):  # Discord offers /reload only to members with Manage Server
+        await reload_as(running, carol)
+    # The bot checks for itself too: a forged interaction claiming no permissions is refused.
+    reply = await reload_as(running, carol, member_permissions="0")
     assert reply.ephemeral and "Only moderators" in embed_text(reply)
     assert [a.id for a in running.bot.service.index.articles()] == ["000_97ab4e9c0a6dbff7.txt"]
-    # Discord clients hide the command by default_permissions, but the bot checks for itself too:
-    # a forged interaction claiming no permissions is refused.
-    reply = await reload_as(running, carol, member_permissions="0")
-    assert "Only moderators" in embed_text(reply)
 
 
 async def test_configured_moderator_roles_and_users_may_reload(start_bot):
     running = await start_bot()
     fake = running.fake
     bob = next(u for u in fake.users.values() if u.username == "bob")  # has the Moderator role, no Manage Server
-    assert "Only moderators" in embed_text(await reload_as(running, bob))
+    with pytest.raises(PermissionError):  # not offered to him: moderators are those with Manage Server
+        await reload_as(running, bob)
+    assert "Only moderators" in embed_text(await reload_as(running, bob, member_permissions="0"))
     await running.bot.close()
 
+    # With moderators configured by role or user id, the commands are offered to every member (else Discord
+    # would hide them from those moderators) and the bot refuses the others itself.
     dave = member(fake, "dave")
     running = await start_bot(moderator_role_ids=[role(fake, "Moderator").id], moderator_user_ids=[dave.id])
     assert "Only moderators" not in embed_text(await reload_as(running, bob))
     assert "Only moderators" not in embed_text(await reload_as(running, dave))
+    assert "Only moderators" in embed_text(await reload_as(running, member(fake, "erin")))
+    stats = await fake.send_slash_command("stats", {}, user=bob)
+    assert "Only moderators" not in embed_text(await stats.wait_final(timeout=60))
     handle = await fake.send_slash_command("reload", {}, user=dave, guild_id=None)  # in a DM, by user id
     assert "Only moderators" not in embed_text(await handle.wait_final(timeout=60))
 

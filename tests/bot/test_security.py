@@ -71,7 +71,7 @@ async def test_the_token_never_shows_in_logs_errors_or_requests(start_bot, fake_
     fake.fail_next("POST", r"/channels/\d+/messages$", status=500)
     await fake.send_message(TRUCE, guild_id=None)
     await fake.wait_for_dm(fake.user, timeout=30)
-    fake.fail_next("POST", r"/channels/\d+/messages$", status=403)
+    fake.fail_next("POST", r"/channels/\d+/messages$", status=403, count=2)  # the reply, then the plain message
     await fake.send_message(TRUCE, mentions=[fake.bot_user])
     await fake.wait_until(lambda: any(r.fault == "403" for r in fake.requests), timeout=30, what="the 403")
     await fake.drop_gateway(4000)
@@ -315,12 +315,13 @@ async def test_member_ids_are_logged_only_as_keyed_hashes(start_bot, sample_arti
     await fake.send_message(TRUCE, mentions=[fake.bot_user], author=carol)
     await fake.wait_for_channel_message(fake.channel, timeout=30)
     for command, sub, options, user in [
-        ("reload", None, {}, carol),
+        ("reload", None, {}, carol),  # forged past Discord, which does not offer it to her: refused by the bot
         ("reload", None, {}, owner),
         ("article", "add", {"file": FakeAttachment("tides.md", b"# Tides\n\nThe moon causes the tides.\n")}, owner),
         ("article", "remove", {"article": "tides.md"}, owner),
     ]:
-        handle = await fake.send_slash_command(command, options, subcommand=sub, user=user)
+        forged = {"member_permissions": "0"} if user is carol else {}
+        handle = await fake.send_slash_command(command, options, subcommand=sub, user=user, **forged)
         await handle.wait_final(timeout=60)
     await asyncio.sleep(0.3)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
+
 from botkit import TRUCE, embed_text
 
 from bot.cli import main
@@ -44,10 +46,10 @@ async def test_stats_show_unanswered_questions_to_moderators_only(start_bot):
     assert TRUCE not in unanswered
 
     carol = member(fake, "carol")
-    refused = await stats_as(running, carol)
-    assert refused.ephemeral and "Only moderators" in embed_text(refused) and "asked" not in embed_text(refused)
-    forged = await stats_as(running, carol, member_permissions="0")
-    assert "Only moderators" in embed_text(forged)
+    with pytest.raises(PermissionError):  # Discord offers /stats only to members with Manage Server
+        await stats_as(running, carol)
+    forged = await stats_as(running, carol, member_permissions="0")  # and the bot checks for itself
+    assert forged.ephemeral and "Only moderators" in embed_text(forged) and "asked" not in embed_text(forged)
 
 
 async def test_cli_stats_and_export_show_what_the_bot_logged(start_bot, sample_articles, tmp_path, monkeypatch, capsys):
@@ -103,3 +105,16 @@ def test_cli_before_the_bot_ever_ran(tmp_path, monkeypatch, capsys):
     assert main(["export"]) == 0
     assert list(csv.reader(io.StringIO(capsys.readouterr().out))) == [list(EXPORT_COLUMNS)]  # the header alone
     assert not (tmp_path / "data").exists()  # looking creates nothing
+
+
+def test_a_failed_export_leaves_an_earlier_file_as_it_was(tmp_path, monkeypatch, capsys):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "bot.sqlite3").write_text("not a database")
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "last-week.csv").write_text("question\nkept\n")
+    assert main(["export", "--output", "last-week.csv"]) == 2
+    assert "unusable" in capsys.readouterr().err
+    assert (tmp_path / "last-week.csv").read_text() == "question\nkept\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "last-week.csv"]  # no temporary file left
+

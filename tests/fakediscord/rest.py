@@ -504,8 +504,9 @@ class RestApi:
             and h.callback.type == CallbackType.DEFERRED_CHANNEL_MESSAGE
             and original is not None
             and original.loading
+            and not original.deleted
         ):
-            # The first followup after a "thinking" defer replaces the loading message.
+            # The first followup after a "thinking" defer replaces the loading message (unless it was deleted).
             fake._apply_message_edit(original, data, req.files, followup=True)
             h._set_final(original.id, now)
             await fake._echo_message("MESSAGE_UPDATE", original)

@@ -578,6 +578,17 @@ class FakeDiscord:
                 return c, False
         return None, False
 
+    def _require_offered(self, name: str, guild: FakeGuild, perms: int) -> None:
+        """Discord's clients offer a command only to members holding its default_member_permissions ("0": to
+        administrators only), unless a server admin overrides that in Integrations, which is not modelled. A
+        forged interaction (``member_permissions`` given) gets through: the bot must check for itself."""
+        cmd, _ = self._find_command(name, guild)
+        needed = None if cmd is None else cmd.get("default_member_permissions")
+        if needed is None:
+            return
+        if (int(needed) & ~perms) or (int(needed) == 0 and not perms & Perm.ADMINISTRATOR):
+            raise PermissionError(f"Discord does not offer /{name} to this member (default_member_permissions {needed})")
+
     async def send_slash_command(
         self,
         name: str,
@@ -843,6 +854,8 @@ class FakeDiscord:
             if member_roles is not None:
                 member.roles = [g.get_role(r).id for r in member_roles]
             perms = g.channel_permissions(member, ch) if member_permissions is None else int(member_permissions)
+            if itype == InteractionType.APPLICATION_COMMAND and member_permissions is None and name is not None:
+                self._require_offered(name, g, perms)
             mp = member.to_payload()
             mp["permissions"] = str(perms)
             bot_member = g.get_member(self.bot_user)
@@ -1283,6 +1296,10 @@ class FakeDiscord:
             msg.edited_timestamp = iso_now()
             msg.edited_at = time.perf_counter()
             msg.edits += 1
+
+    async def delete_message(self, message: FakeMessage | int) -> None:
+        """Its author deletes a message (MESSAGE_DELETE)."""
+        await self._delete_message(self.messages[message.id if isinstance(message, FakeMessage) else int(message)])
 
     async def _delete_message(self, msg: FakeMessage) -> None:
         msg.deleted = True

@@ -184,9 +184,10 @@ def test_a_kill_before_any_file_change_of_a_save_leaves_a_whole_index(tmp_path):
     # Whatever a kill left behind, the next start serves the index and the next save tidies up.
     for kill_at, generation, _ in outcomes:
         index_dir = tmp_path / f"kill-{kill_at}"
-        (index_dir / ".staging-v-garbage").mkdir(exist_ok=True)
-        (index_dir / ".staging-v-garbage" / "records.json").write_text("{half")
-        (index_dir / f".{POINTER}.deadbeef").write_text("v-nothing")
+        # (named as a save names them: the folder may hold other files, which a save leaves alone)
+        (index_dir / ".staging-v-20260101T000000-0123abcd").mkdir(exist_ok=True)
+        (index_dir / ".staging-v-20260101T000000-0123abcd" / "records.json").write_text("{half")
+        (index_dir / f".{POINTER}.deadbeef.tmp").write_text("v-nothing")
         assert loaded_generation(index_dir, count) == generation
         replaced = current_version(index_dir).name
         save_snapshot(synthetic_snapshot(3, count), index_dir)

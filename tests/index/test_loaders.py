@@ -43,6 +43,23 @@ def test_punctuated_short_line_is_not_a_heading(tmp_path):
     assert headings(load_article(path)) == [None, "Real Heading"]
 
 
+def test_short_lines_without_text_after_them_are_text_not_headings(tmp_path):
+    """A list of short items, or a file of one line, is quoted rather than lost as headings of empty sections."""
+    path = tmp_path / "packing.txt"
+    path.write_text("Packing list\n\nWarm jacket for the glacier hike\n\nWater bottle\n\nSnacks\n")
+    article = load_article(path)
+    (section,) = article.sections
+    assert section.heading is None and "Warm jacket for the glacier hike" in article.text[section.start:section.end]
+    path = tmp_path / "story.txt"
+    path.write_text("Story\n\nPart One\n\nChapter 1\n\nIt was a dark night.\n")
+    assert headings(load_article(path)) == [None, "Chapter 1"]  # "Part One" is text of the untitled first section
+    path = tmp_path / "cats.txt"
+    path.write_text("Cats are great pets\n")
+    article = load_article(path)
+    assert article.title == "Cats are great pets"
+    assert [article.text[s.start:s.end] for s in article.sections] == ["Cats are great pets"]
+
+
 def test_markdown_front_matter_and_both_heading_styles(tmp_path):
     path = tmp_path / "guide.md"
     path.write_text(
@@ -89,7 +106,7 @@ def test_html_main_content_and_headings(tmp_path):
         ("binary.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR", "binary"),
         ("latin1.txt", "Caf\u00e9 society\n\nA body.".encode("latin-1"), "UTF-8"),
         ("image.png", b"not really", "unsupported"),
-        ("title-only.txt", b"Just a title\n", "no text"),
+        ("title-only.md", b"# Just a title\n", "no text"),
     ],
 )
 def test_bad_files_get_a_clear_error(tmp_path, name, content, message):
@@ -128,7 +145,7 @@ def test_content_hash_changes_with_content(tmp_path):
 def test_folder_order_hidden_files_and_links(tmp_path):
     """Articles come in the order of their paths compared folder by folder (a folder's files where its name
     sorts, before a file whose name only starts with it); hidden files and folders are left out; a linked file
-    is read, a linked folder is not followed and a broken link is ignored."""
+    is read, a linked folder is not followed, and a link to nothing, or to itself, is skipped as unreadable."""
     articles, elsewhere = tmp_path / "articles", tmp_path / "elsewhere"
     for folder in (articles / "a" / "deep", articles / ".drafts", articles / "b", elsewhere):
         folder.mkdir(parents=True)
@@ -138,6 +155,24 @@ def test_folder_order_hidden_files_and_links(tmp_path):
     (articles / "linked.txt").symlink_to(elsewhere / "linked.txt")
     (articles / "linked-folder").symlink_to(elsewhere, target_is_directory=True)
     (articles / "broken.txt").symlink_to(tmp_path / "missing.txt")
+    (articles / "loop.md").symlink_to(articles / "loop.md")
     loaded = load_folder(articles)
     assert [a.id for a in loaded.articles] == ["B.txt", "a/deep/x.md", "a/z.txt", "a-b.txt", "b/c.txt", "linked.txt"]
-    assert loaded.articles[-1].title == "Linked" and not loaded.skipped
+    assert loaded.articles[-1].title == "Linked"
+    assert [(name, reason.split(": ", 1)[1]) for name, reason in loaded.skipped] == [
+        ("broken.txt", "cannot read (No such file or directory)"),
+        ("loop.md", "cannot read (Too many levels of symbolic links)"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "title"),
+    [
+        ("_.md", "Just some body text.\n", "_.md"),  # the file name's words are blank: the name itself
+        ("x.md", "---\ntitle: '  '\n---\nBody text.\n", "x"),
+        ("notes.md", "---\ntitle: \"Two\\n  lines\"\n---\nBody text.\n", "Two lines"),
+    ],
+)
+def test_titles_are_one_line_and_never_blank(tmp_path, name, content, title):
+    (tmp_path / name).write_text(content)
+    assert load_article(tmp_path / name).title == title

@@ -99,3 +99,35 @@ def test_an_index_folder_that_cannot_be_made_is_a_clear_error(built, tmp_path):
     with pytest.raises(IndexStoreError, match=r"Could not save the index in .*taken: File exists\."):
         built.save(taken)
     assert taken.read_text() == "not a folder"
+
+
+def test_saves_remove_only_their_own_old_versions(built, embedder, tmp_path):
+    """The folder may hold other files (an index folder set to a busy one): only versions the saves made go."""
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    (folder / "v-notes.txt").write_text("mine")
+    (folder / "v-project").mkdir()
+    (folder / ".staging-area").mkdir()
+    for _ in range(3):
+        built.save(folder)
+    from index.store import wait_for_removals
+
+    wait_for_removals()
+    versions = sorted(p.name for p in folder.iterdir() if p.name.startswith("v-2"))
+    assert len(versions) == 2  # the current one and the one it replaced (a process may still be loading it)
+    assert (folder / "v-notes.txt").read_text() == "mine" and (folder / "v-project").is_dir() and (folder / ".staging-area").is_dir()
+    assert ArticleIndex(embedder).load(folder)
+
+
+def test_a_pointer_or_manifest_of_the_wrong_kind_is_a_clear_error(built, tmp_path):
+    built.save(tmp_path / "ix")
+    manifest_path = current_version(tmp_path / "ix") / MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    for broken in ({**manifest, "files": "x"}, {k: v for k, v in manifest.items() if k != "dimension"}):
+        manifest_path.write_text(json.dumps(broken))
+        with pytest.raises(IndexStoreError, match="corrupt"):
+            load_snapshot(tmp_path / "ix", "all-MiniLM-L6-v2")
+    (tmp_path / "ix" / "CURRENT").write_bytes(b"v-\xff\xfe")
+    with pytest.raises(IndexStoreError, match="CURRENT is not a version name"):
+        load_snapshot(tmp_path / "ix", "all-MiniLM-L6-v2")
+
