@@ -28,7 +28,7 @@ from .questionlog import (
     start_export,
 )
 from .service import load_shared_index
-from .settings import Settings
+from .settings import MAX_TOP_K, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,17 @@ def _server_id(text: str) -> int:
     if not text.isdigit() or not 0 < int(text) < 2**64:
         raise argparse.ArgumentTypeError(f"{text!r} is not a server id (the number Discord's \"Copy Server ID\" gives)")
     return int(text)
+
+
+def _top_k(text: str) -> int:
+    """--top-k: as many as TOP_K may be."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= MAX_TOP_K:
+        raise argparse.ArgumentTypeError(f"{value} is not between 1 and {MAX_TOP_K}")
+    return value
 
 
 def _server_option(sub: argparse.ArgumentParser) -> None:
@@ -65,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
 
     ask = commands.add_parser("ask", help="ask a question (or one per line on standard input)")
     folders(ask)
-    ask.add_argument("--top-k", type=int, help="results per question (default: TOP_K, else 3)")
+    ask.add_argument("--top-k", type=_top_k, help=f"results per question, 1 to {MAX_TOP_K} (default: TOP_K, else 3)")
     ask.add_argument("--article", help="search only this article (id or title)")
     ask.add_argument("--json", action="store_true", help="print one JSON object per question")
     ask.add_argument("question", nargs="*", help="the question; omit it to read questions from standard input")
@@ -145,16 +156,20 @@ def answer_json(answer: Answer, error: str | None = None) -> str:
 
 
 def answer_text(answer: Answer, emphasis: bool) -> str:
-    """A person-readable answer: each quote with the answering sentence emphasized, and where it came from."""
+    """A person-readable answer: each quote with the answering sentence emphasized, and where it came from.
+    Articles' and members' text is shown without control characters: an escape sequence in it must not
+    drive the terminal."""
     if not answer.answered:
-        return f"Q: {answer.question}\nThe articles do not answer this question.\n"
+        return f"Q: {_printable(answer.question)}\nThe articles do not answer this question.\n"
     bold, plain = ("\033[1m", "\033[0m") if emphasis else ("", "")
-    lines = [f"Q: {answer.question}"]
+    lines = [f"Q: {_printable(answer.question)}"]
     for rank, result in enumerate(answer.results, 1):
-        where = result.article + (f" › {result.section}" if result.section else "")
-        quote = result.quote.replace(result.highlight, f"{bold}{result.highlight}{plain}", 1)
+        where = _printable(result.article + (f" › {result.section}" if result.section else ""))
+        highlight = _printable(result.highlight)
+        quote = _printable(result.quote).replace(highlight, f"{bold}{highlight}{plain}", 1)
         quote = ("…" if result.cut_before else "") + quote + ("…" if result.cut_after else "")
-        lines += [f"[{rank}] {where}  (score {result.score:.2f})", f"    “{quote}”", f"    source: {result.url or result.source}"]
+        source = _printable(result.url or result.source)
+        lines += [f"[{rank}] {where}  (score {result.score:.2f})", f"    “{quote}”", f"    source: {source}"]
     return "\n".join(lines) + "\n"
 
 
@@ -194,14 +209,16 @@ def _index(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
             articles = _folders(options, settings).articles_dir
             print(f"error: nothing was built: {articles} has no readable articles; the saved index is unchanged.", file=sys.stderr)
             return EXIT_ERROR
-        for name, reason in report.skipped:
-            print(f"skipped {name}: {reason}", file=sys.stderr)
+        for _, reason in report.skipped:  # (each reason starts with the file's name)
+            print(f"skipped {reason}", file=sys.stderr)
         print(f"Indexed {_summary(report)}", file=out)
         return 0
     index = ArticleIndex(settings.embedder_spec())
-    if not index.load(_folders(options, settings).index_dir):
+    folders = _folders(options, settings)
+    if not index.load(folders.index_dir):
         build = "article-bot index build" + (f" --server {options.server}" if options.server is not None else "")
-        print(f"No index yet: run '{build}'.", file=out)
+        where = "" if folders.articles_dir.is_dir() else f"put articles in {folders.articles_dir}, then "
+        print(f"No index yet: {where}run '{build}'.", file=out)
         return 0
     for summary in index.summaries():
         sections = ", ".join(s or "(untitled)" for s in summary.sections)

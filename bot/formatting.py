@@ -146,7 +146,7 @@ def sources_pages(summaries: Sequence[ArticleSummary], empty_text: str | None = 
     embed: discord.Embed | None = None
     for summary in summaries:
         sections = ", ".join(escape(s) for s in summary.sections if s) or "one untitled section"
-        link = f"\n{shown_link(summary.url)}" if shown_link(summary.url) else ""
+        link = f"\n{url}" if (url := shown_link(summary.url)) else ""
         value = shorten(
             f"{len(summary.sections)} sections, {summary.passages} passages; indexed <t:{int(summary.indexed_at)}:R>\n"
             f"Sections: {sections}",

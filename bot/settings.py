@@ -10,6 +10,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from index import DEFAULT_MIN_SCORE, DEFAULT_TOP_K, EmbedderSpec
 
 IdList = Annotated[list[int], NoDecode]
+# The most quotes an answer may give (each is up to a few hundred characters; ten fill a screen).
+MAX_TOP_K = 10
 
 
 class Settings(BaseSettings):
@@ -35,7 +37,7 @@ class Settings(BaseSettings):
     embedding_model: Path | None = None
     embedding_threads: int | None = Field(default=None, ge=1, le=64)
     model_cache_dir: Path | None = None
-    top_k: int = Field(default=DEFAULT_TOP_K, ge=1, le=10)
+    top_k: int = Field(default=DEFAULT_TOP_K, ge=1, le=MAX_TOP_K)
     min_score: float = Field(default=DEFAULT_MIN_SCORE, ge=-1.0, le=1.0)
     guild_ids: IdList = []
     moderator_role_ids: IdList = []

@@ -147,6 +147,8 @@ def extract_html(html: str) -> tuple[str, dict]:
     """Main content of a web page as Markdown (headings kept), and its metadata."""
     import trafilatura
 
+    # Its warnings are about markup it drops ("discarding data: None"), which says nothing to whoever reads ours.
+    logging.getLogger("trafilatura").setLevel(logging.ERROR)
     extracted = trafilatura.extract(
         html, output_format="markdown", include_comments=False, include_tables=True, favor_recall=True
     )
@@ -166,7 +168,10 @@ def article_from_text(
     fallback_title = collapse_whitespace(Path(article_id).stem.replace("_", " ").replace("-", " ")) or Path(article_id).name
     meta: dict = {}
     if suffix in (".html", ".htm"):
-        text, meta = extract_html(text)
+        try:
+            text, meta = extract_html(text)
+        except ArticleLoadError as error:
+            raise ArticleLoadError(f"{article_id}: {error}") from None
         title, sections, front = parse_markdown(text, meta.get("title") or fallback_title)
         meta = {**meta, **front}
         if meta.get("title"):
@@ -257,6 +262,6 @@ def load_folder(folder: Path, known: Mapping[str, Article] | None = None) -> Fol
         try:
             loaded.articles.append(_load_article_file(path, article_id, known))
         except ArticleLoadError as error:
-            logger.warning("Skipped %s", error)
+            logger.info("Skipped %s", error)  # (the caller reports them: FolderLoad.skipped)
             loaded.skipped.append((article_id, str(error)))
     return loaded

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 
 import pytest
 from aiohttp import web
@@ -151,6 +152,25 @@ async def test_watch_mode_picks_up_a_new_file(start_bot, sample_articles):
         await asyncio.sleep(0.25)
     assert "moon's gravity" in embed_text(await running.ask("What causes the tides?"))
     assert "Ismail Haniyeh" in embed_text(await running.ask(TRUCE))
+
+
+async def test_watch_mode_goes_on_after_the_articles_folder_is_replaced(start_bot, sample_articles):
+    running = await start_bot(watch_articles=True)
+    await asyncio.sleep(0.5)  # let the watcher start
+    kept = sample_articles.parent / "kept"
+    shutil.copytree(sample_articles, kept)
+    shutil.rmtree(sample_articles)  # a deploy replacing the folder: removed, then made anew with a new article
+    await asyncio.sleep(2.0)
+    (kept / "tides.md").write_bytes(TIDES)
+    shutil.copytree(kept, sample_articles)
+    await asyncio.sleep(3.0)  # the watch starts again once the folder is back, and reloads what it holds
+    (sample_articles / "bees.md").write_text("# Bees\n\nBees dance to tell each other where the flowers are.\n")
+    for _ in range(60):
+        if {"tides.md", "bees.md"} <= {a.id for a in running.bot.service.index.articles()}:
+            break
+        await asyncio.sleep(0.25)
+    assert "moon's gravity" in embed_text(await running.ask("What causes the tides?"))
+    assert "Bees dance" in embed_text(await running.ask("Why do bees dance?"))
 
 
 def test_safe_file_names():

@@ -69,6 +69,16 @@ def test_human_output_names_the_source(folders, capsys):
     assert "Ismail Haniyeh" in out and "source:" in out and "Hamas Claiming Progress" in out
 
 
+def test_text_from_articles_cannot_drive_the_terminal(folders, capsys):
+    articles, _ = folders
+    (articles / "evil.txt").write_text(
+        "Evil \x1b]0;pwned\x07Title\n\nThe tide turns at noon \x1b[2J\x1b[31mexactly\x1b[0m every day.\n"
+    )
+    assert main(["ask", "--article", "evil.txt", "When does the tide turn?"]) == 0
+    out = capsys.readouterr().out
+    assert "The tide turns at noon" in out and "\x1b" not in out and "\x07" not in out
+
+
 def test_build_prints_a_summary_then_is_up_to_date(folders, capsys):
     assert main(["index", "build"]) == 0
     assert "1 articles, 3 sections" in capsys.readouterr().out
@@ -83,6 +93,13 @@ def test_bad_questions_get_a_message_not_a_traceback(folders, capsys, question, 
     assert main(["ask", question]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("top_k", ["0", "-3", "11", "many"])
+def test_top_k_out_of_range_is_refused(folders, capsys, top_k):
+    with pytest.raises(SystemExit) as exited:
+        main(["ask", "--top-k", top_k, TRUCE])
+    assert exited.value.code == 2 and "argument --top-k" in capsys.readouterr().err
 
 
 def test_bad_question_in_json_mode_is_reported_per_line(folders, capsys, monkeypatch):
@@ -158,6 +175,7 @@ def test_unreadable_files_are_skipped_with_a_warning(folders, capsys):
     assert main(["index", "build"]) == 0
     captured = capsys.readouterr()
     assert "skipped broken.txt" in captured.err and "skipped photo.jpg" in captured.err
+    assert captured.err.count("broken.txt") == 1 and captured.err.count("photo.jpg") == 1  # once each, named once
     assert "1 articles" in captured.out
 
 

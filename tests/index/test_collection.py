@@ -113,6 +113,18 @@ def test_article_narrowing(embedder, sample_articles):
     assert [a.title for a in index.matching_articles("tid")] == ["Tides"]
 
 
+def test_an_article_name_several_articles_share_is_refused_not_guessed(embedder, sample_articles):
+    for name in ("tides.md", "tides-again.md"):
+        (sample_articles / name).write_text("# Tides\n\nThe moon's gravity causes the tides.\n")
+    index = ArticleIndex(embedder)
+    index.sync_folder(sample_articles)
+    with pytest.raises(UnknownArticle, match=r"'Tides' could be any of 2 articles \(tides-again.md, tides.md\): give its file name"):
+        index.find_article("Tides")
+    with pytest.raises(UnknownArticle, match="could be any of 2 articles"):
+        index.find_article("tid")  # a prefix of both
+    assert index.find_article("tides.md") == "tides.md" and index.find_article("tides-again") == "tides-again.md"
+
+
 def test_upsert_and_delete(embedder, sample_articles):
     from index.loaders import load_article
 
