@@ -28,7 +28,7 @@ from .questionlog import (
     start_export,
 )
 from .service import load_shared_index
-from .settings import MAX_TOP_K, Settings
+from .settings import MAX_TOP_K, Settings, unknown_settings
 
 logger = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ def _index(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     folders = _folders(options, settings)
     if not index.load(folders.index_dir):
         build = "article-bot index build" + (f" --server {options.server}" if options.server is not None else "")
-        where = "" if folders.articles_dir.is_dir() else f"put articles in {folders.articles_dir}, then "
+        where = "" if folders.articles_dir.is_dir() else f"put articles in {folders.articles_dir}/, then "
         print(f"No index yet: {where}run '{build}'.", file=out)
         return 0
     for summary in index.summaries():
@@ -341,6 +341,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UnicodeDecodeError as error:
         print(f"error: the settings file .env is not UTF-8 text (byte {error.start}); save it as UTF-8.", file=sys.stderr)
         return EXIT_ERROR
+    unknown = unknown_settings()
+    if unknown:
+        print(f"note: ignoring unknown settings in .env: {', '.join(unknown)}.", file=sys.stderr)
     if getattr(options, "server", None) is not None and not settings.server_collections:
         print("note: SERVER_COLLECTIONS is off, so the bot does not answer from server collections yet.", file=sys.stderr)
     logging.basicConfig(

@@ -149,3 +149,22 @@ class Settings(BaseSettings):
     def embedder_spec(self) -> EmbedderSpec:
         cache = self.model_cache_dir or self.data_dir / "models"
         return EmbedderSpec(self.embedding_backend, self.embedding_model, self.embedding_threads, cache_dir=cache)
+
+
+def unknown_settings(env_file: Path = Path(".env")) -> list[str]:
+    """The names set in ``env_file`` that are no setting (a typo is otherwise ignored without a word), each
+    with the setting it most resembles if one does."""
+    import difflib
+
+    from dotenv import dotenv_values
+
+    if not env_file.is_file():
+        return []
+    known = {name.upper() for name in Settings.model_fields}
+    unknown = []
+    for name in dotenv_values(env_file, encoding="utf-8"):
+        if name.upper() not in known:
+            close = difflib.get_close_matches(name.upper(), known, n=1)
+            unknown.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    return unknown
+

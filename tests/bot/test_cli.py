@@ -196,6 +196,13 @@ def test_index_from_another_model_is_rebuilt(folders, capsys, caplog):
     assert rebuilt_with == Settings(_env_file=None).embedder_spec().model_id  # the configured model, not the old one
 
 
+def test_a_mistyped_setting_in_env_is_pointed_out(folders, tmp_path, capsys):
+    (tmp_path / ".env").write_text("TOPK=1\nMIN_SCORE=0.5\nMY_OWN_THING=1\n")
+    assert main(["ask", TRUCE]) == 0
+    err = capsys.readouterr().err
+    assert "note: ignoring unknown settings in .env: TOPK (did you mean TOP_K?), MY_OWN_THING." in err
+
+
 def test_invalid_setting_is_reported(folders, capsys, monkeypatch):
     monkeypatch.setenv("TOP_K", "many")
     assert main(["ask", TRUCE]) == 2
