@@ -13,7 +13,7 @@ from typing import TextIO
 
 from pydantic import ValidationError
 
-from index import Answer, ArticleIndex, ArticleIndexError, UpdateReport, open_index
+from index import Answer, ArticleIndex, ArticleIndexError, ArticlesFolderError, UpdateReport, open_index
 from index.files import replace_atomically
 
 from .collections import CollectionFolders, server_folders
@@ -124,7 +124,7 @@ def _open(
     if settings.index_read_only and not build:
         load_shared_index(index, folders.index_dir)
         return index, None
-    return index, open_index(index, folders.articles_dir, folders.index_dir, allow_empty=options.server is not None)
+    return index, open_index(index, folders.articles_dir, folders.index_dir, allow_empty=options.server is not None, strict=build)
 
 
 def _summary(report: UpdateReport) -> str:
@@ -204,11 +204,12 @@ def _ask(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 def _index(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     if options.action == "build":
-        _, report = _open(options, settings, build=True)
-        if report is None:
-            articles = _folders(options, settings).articles_dir
-            print(f"error: nothing was built: {articles} has no readable articles; the saved index is unchanged.", file=sys.stderr)
+        try:
+            _, report = _open(options, settings, build=True)
+        except ArticlesFolderError as error:
+            print(f"error: nothing was built: {error} The saved index is unchanged.", file=sys.stderr)
             return EXIT_ERROR
+        assert report is not None
         for _, reason in report.skipped:  # (each reason starts with the file's name)
             print(f"skipped {reason}", file=sys.stderr)
         print(f"Indexed {_summary(report)}", file=out)

@@ -10,6 +10,8 @@ import sys
 
 import discord
 
+from index import ArticleIndexError
+
 from .client import ArticleBot
 from .settings import Settings
 
@@ -80,6 +82,9 @@ def run_bot(settings: Settings) -> int:
     install_redaction(token)
     try:
         asyncio.run(_serve(settings, token))
+    except ArticleIndexError as error:  # the index could not be opened, nor built and saved
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except discord.LoginFailure:
         print("error: Discord rejected DISCORD_TOKEN; copy the bot token again from the developer portal.", file=sys.stderr)
         return 1

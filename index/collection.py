@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from .embedding import Embedder, EmbedderSpec
-from .errors import ArticlesFolderError, IndexStoreError, InvalidQuestion, UnknownArticle
+from .errors import ArticlesFolderError, IncompatibleIndex, IndexStoreError, InvalidQuestion, UnknownArticle
 from .loaders import load_folder
 from .passages import chunk_article
 from .quotes import QUOTE_LIMIT, QuoteWindow, cut_quote, focus_span, quote_text
@@ -40,6 +42,8 @@ from .tokens import TokenizedCollection
 from .vectors import APPROXIMATE_THRESHOLD, ApproximateIndex
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MAX_QUESTION_CHARS = 1000
 DEFAULT_TOP_K = 3
@@ -162,13 +166,50 @@ class UpdateReport:
 
 
 def changed_articles(old: Mapping[str, Article], new: Iterable[Article]) -> list[Article]:
-    """The articles of ``new`` that ``old`` lacks or holds with other content."""
-    return [a for a in new if a.id not in old or old[a.id].content_hash != a.content_hash]
+    """The articles of ``new`` that ``old`` lacks or holds with other content. The hash says so for articles
+    loaded from files; one made in code with a stale hash still counts as changed when its text does."""
+    return [
+        a for a in new
+        if (kept := old.get(a.id)) is None or kept.content_hash != a.content_hash
+        or (kept is not a and (kept.text, kept.title, kept.sections) != (a.text, a.title, a.sections))
+    ]
 
 
 # the columns of the window features that say how well a quote answers (with ANSWER_TERM_WEIGHT)
 _BEST_SENTENCE, _TERMS = WINDOW_FEATURES.index("best_sentence"), WINDOW_FEATURES.index("terms")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _find_article(articles: Iterable[Article], name: str) -> str:
+    """ArticleIndex.find_article over these articles."""
+    wanted = str(name).strip().casefold()
+    articles = list(articles)
+    if not wanted:
+        raise UnknownArticle("No article was named.")
+    for article in articles:  # an id names one article
+        if wanted == article.id.casefold():
+            return article.id
+    for matches in (
+        [a.id for a in articles if wanted in (a.title.casefold(), Path(a.id).stem.casefold())],
+        [a.id for a in articles if a.title.casefold().startswith(wanted) or a.id.casefold().startswith(wanted)],
+    ):
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            shown = ", ".join(matches[:5]) + (", …" if len(matches) > 5 else "")
+            raise UnknownArticle(f"{name!r} could be any of {len(matches)} articles ({shown}): give its file name.")
+    raise UnknownArticle(f"No indexed article is called {name!r}.")
+
+
+def _each(items: Iterable[T] | T, kind: type[T]) -> list[T]:
+    """``items`` as a list; one item on its own (an article, or an id, a string being iterable) as a list of it."""
+    if isinstance(items, kind):
+        return [items]
+    listed = list(items)  # type: ignore[arg-type]
+    wrong = next((item for item in listed if not isinstance(item, kind)), None)
+    if wrong is not None:
+        raise TypeError(f"expected {kind.__name__} items, got {type(wrong).__name__}")
+    return listed
 
 
 def validate_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
@@ -205,6 +246,7 @@ class ArticleIndex:
     _embedder: Embedder | None = field(default=None, init=False, repr=False)
     _embedder_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _update_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _saved: IndexSnapshot | None = field(default=None, init=False, repr=False)  # the snapshot last saved or loaded
 
     # -- the model -------------------------------------------------------------------------------
     @property
@@ -253,21 +295,7 @@ class ArticleIndex:
     def find_article(self, name: str) -> str:
         """The id of the article named by id, file name or title (case-insensitive; a unique prefix will do).
         UnknownArticle if none is, or if several are and the name does not say which."""
-        wanted = name.strip().casefold()
-        articles = self.articles()
-        for article in articles:  # an id names one article
-            if wanted == article.id.casefold():
-                return article.id
-        for matches in (
-            [a.id for a in articles if wanted in (a.title.casefold(), Path(a.id).stem.casefold())],
-            [a.id for a in articles if a.title.casefold().startswith(wanted) or a.id.casefold().startswith(wanted)],
-        ):
-            if len(matches) == 1:
-                return matches[0]
-            if matches:
-                shown = ", ".join(matches[:5]) + (", …" if len(matches) > 5 else "")
-                raise UnknownArticle(f"{name!r} could be any of {len(matches)} articles ({shown}): give its file name.")
-        raise UnknownArticle(f"No indexed article is called {name!r}.")
+        return _find_article(self.articles(), name)
 
     def matching_articles(self, typed: str, limit: int = 25) -> list[Article]:
         """Articles whose title or id contains the typed text, for autocomplete."""
@@ -304,14 +332,24 @@ class ArticleIndex:
             s_row += sentences
         return result
 
-    def _rebuild(self, wanted: list[Article], skipped: Iterable[tuple[str, str]] = ()) -> UpdateReport:
-        """Make ``wanted`` the whole collection. Only new or changed articles are chunked, embedded and tokenized;
-        the others' vectors, terms and quote windows are taken over from the current snapshot."""
+    def _rebuild(
+        self, wanted_of: Callable[[Mapping[str, Article]], list[Article]], skipped: Iterable[tuple[str, str]] = ()
+    ) -> UpdateReport:
+        """Make ``wanted_of(current articles)`` the whole collection: worked out under the update lock, so that
+        updates from several threads each build on the one before. Only new or changed articles are chunked,
+        embedded and tokenized; the others' vectors, terms and quote windows are taken over from the current
+        snapshot."""
         started = time.perf_counter()
         with self._update_lock:  # one rebuild at a time; searches go on against the current snapshot
             old = self._snapshot
             old_articles = old.articles if old else {}
+            wanted = wanted_of(old_articles)
             changed = changed_articles(old_articles, wanted)
+            if old is not None and not changed and list(old_articles) == [a.id for a in wanted] and all(
+                old_articles[a.id] is a or old_articles[a.id] == a for a in wanted
+            ):
+                # nothing at all to change: the snapshot serving (and saved, if it was) stays as it is
+                return UpdateReport.between(old_articles, wanted, len(old.passages), time.perf_counter() - started, skipped)
             fresh = self._embed_articles(changed)
             reused = old is not None and len(changed) < len(wanted)
             # A full build starts a new vocabulary; an update extends a copy of the current one, so the term ids
@@ -373,46 +411,66 @@ class ArticleIndex:
 
     def index(self, articles: Iterable[Article]) -> UpdateReport:
         """Make exactly these articles the collection."""
-        return self._rebuild(list({a.id: a for a in articles}.values()))
+        given = list({a.id: a for a in _each(articles, Article)}.values())
+        return self._rebuild(lambda current: given)
 
     def upsert(self, articles: Iterable[Article]) -> UpdateReport:
         """Add new articles and replace changed ones; others stay."""
-        merged = dict(self._snapshot.articles) if self._snapshot else {}
-        merged.update({a.id: a for a in articles})
-        return self._rebuild(list(merged.values()))
+        given = {a.id: a for a in _each(articles, Article)}
+        return self._rebuild(lambda current: list({**current, **given}.values()))
 
     def delete(self, article_ids: Iterable[str]) -> UpdateReport:
-        """Remove articles by id; unknown ids are ignored."""
-        gone = set(article_ids)
-        return self._rebuild([a for a in self.articles() if a.id not in gone])
+        """Remove articles by id (one id, or several); unknown ids are ignored."""
+        gone = set(_each(article_ids, str))
+        return self._rebuild(lambda current: [a for a in current.values() if a.id not in gone])
 
-    def sync_folder(self, folder: Path, allow_empty: bool = False) -> UpdateReport:
+    def sync_folder(self, folder: str | os.PathLike[str], allow_empty: bool = False) -> UpdateReport:
         """Make the collection match the articles folder. Refuses (and keeps the index) if none can be read,
         unless ``allow_empty``: for a folder only the bot fills, no articles means an empty collection."""
+        folder = Path(folder)
         loaded = load_folder(folder, known=self._snapshot.articles if self._snapshot else None)
         if not loaded.articles and not allow_empty:
             reasons = "; ".join(reason for _, reason in loaded.skipped[:3])
             raise ArticlesFolderError(
                 f"No readable articles in {folder}" + (f" ({reasons})." if reasons else " (the folder is empty).")
             )
-        return self._rebuild(loaded.articles, loaded.skipped)
+        return self._rebuild(lambda current: loaded.articles, loaded.skipped)
 
     # -- persistence -------------------------------------------------------------------------------
-    def save(self, index_dir: Path) -> None:
-        if self._snapshot is None:
-            raise ValueError("Nothing to save: the index is empty.")
-        save_snapshot(self._snapshot, index_dir)
-
-    def load(self, index_dir: Path) -> bool:
-        """Load the saved index; False if there is none. Raises IndexStoreError if it is unusable."""
-        snapshot = load_snapshot(index_dir, self.model_id)
+    def save(self, index_dir: str | os.PathLike[str]) -> None:
+        """Save the collection to the folder as a new version (see store.py); IndexStoreError if it cannot be
+        written, or if nothing has been indexed yet."""
+        snapshot = self._snapshot
         if snapshot is None:
-            return False
-        if (snapshot.approximate_passages is None) != (len(snapshot.passages) < self.approximate_threshold):
-            # saved with another threshold: follow this index's (building the approximate index if need be)
-            snapshot = replace(snapshot, approximate_passages=self._approximate_index(snapshot.passage_vectors))
-        self._install(snapshot)
+            raise IndexStoreError("Nothing to save: nothing has been indexed yet.")
+        save_snapshot(snapshot, Path(index_dir))
+        self._saved = snapshot
+
+    @property
+    def unsaved(self) -> bool:
+        """Whether the collection has changed since it was last saved or loaded."""
+        return self._snapshot is not None and self._snapshot is not self._saved
+
+    def load(self, index_dir: str | os.PathLike[str]) -> bool:
+        """Load the saved index; False if there is none. Raises IndexStoreError if it is unusable."""
+        with self._update_lock:  # not in the middle of an update, which would then undo it
+            snapshot = load_snapshot(Path(index_dir), self.model_id)
+            if snapshot is None:
+                return False
+            if (snapshot.approximate_passages is None) != (len(snapshot.passages) < self.approximate_threshold):
+                # saved with another threshold: follow this index's (building the approximate index if need be)
+                snapshot = replace(snapshot, approximate_passages=self._approximate_index(snapshot.passage_vectors))
+            self._install(snapshot)
+            self._saved = snapshot
         return True
+
+    def _restore(self, snapshot: IndexSnapshot | None) -> None:
+        """Serve ``snapshot`` (an earlier one of this index) again, or nothing."""
+        with self._update_lock:
+            if snapshot is None:
+                self._snapshot = None
+            else:
+                self._install(snapshot)
 
     def _approximate_index(self, passage_vectors: np.ndarray) -> ApproximateIndex | None:
         """The approximate passage index for a collection past the threshold; None below it (exact search)."""
@@ -437,10 +495,15 @@ class ArticleIndex:
         snapshot = self._snapshot  # one snapshot for the whole search, even if an update swaps it meanwhile
         if snapshot is None or snapshot.is_empty:
             return Answer(cleaned, False)
-        allowed = snapshot.article_rows.get(self.find_article(article), (0, 0)) if article else None
+        allowed = snapshot.article_rows[_find_article(snapshot.articles.values(), article)] if article else None
         if question_vector is None:  # the bot passes one, encoded together with other questions
             question_vector = self.embedder.encode([cleaned])[0]
-        return self._answer(snapshot, cleaned, question_vector, max(1, top_k), allowed)
+        if len(question_vector) != snapshot.dimension:
+            raise IncompatibleIndex(
+                f"The index holds {snapshot.dimension}-dimensional vectors and the model makes {len(question_vector)}: "
+                "it was built with another model. Build it again."
+            )
+        return self._answer(snapshot, cleaned, question_vector, max(1, int(top_k)), allowed)
 
     def _pool(
         self, snapshot: IndexSnapshot, cosines: QuestionCosines, keyword: np.ndarray, allowed: tuple[int, int] | None
@@ -571,10 +634,18 @@ def refresh_from_folder(index: ArticleIndex, articles_dir: Path, index_dir: Path
     """Bring the index in line with the articles folder and save it if anything changed.
 
     If the folder cannot be read (or holds no readable article, unless ``allow_empty``), ArticlesFolderError is
-    raised and the index in memory and on disk stay as they were."""
+    raised, and if the new index cannot be saved, IndexStoreError; either way the index in memory and on disk
+    stay as they were."""
+    previous = index.snapshot
     report = index.sync_folder(articles_dir, allow_empty)
-    if report.changed:  # a failed or missing load leaves the index empty, so every article counts as added
-        index.save(index_dir)
+    # (a failed or missing load leaves the index empty, so every article counts as added)
+    if report.changed or index.unsaved:
+        try:
+            index.save(index_dir)
+        except IndexStoreError:
+            # What serves is what is saved: an update that cannot be kept is undone (and tried again next time).
+            index._restore(previous)
+            raise
     return report
 
 
@@ -594,21 +665,24 @@ def load_saved_index(index: ArticleIndex, index_dir: Path) -> UpdateReport:
     )
 
 
-def open_index(index: ArticleIndex, articles_dir: Path, index_dir: Path, allow_empty: bool = False) -> UpdateReport | None:
+def open_index(
+    index: ArticleIndex, articles_dir: Path, index_dir: Path, allow_empty: bool = False, strict: bool = False
+) -> UpdateReport | None:
     """Load the saved index and bring it in line with the articles folder.
 
     A corrupt index, or one built with another model, is rebuilt from the articles (and said so in the log).
-    A missing or unreadable articles folder leaves a loaded index serving as it is; with no index either,
-    ArticlesFolderError says what is wrong (``allow_empty``: see refresh_from_folder). Returns the update made,
-    or None if the folder was not read."""
+    A missing or unreadable articles folder, or an index folder the update cannot be saved in, leaves a loaded
+    index serving as it is; with no index either, ArticlesFolderError or IndexStoreError says what is wrong
+    (``allow_empty``: see refresh_from_folder), as it does whenever ``strict``. Returns the update made, or None
+    if none was."""
     try:
         index.load(index_dir)
     except IndexStoreError as error:
         logger.warning("%s Rebuilding it from %s.", error, articles_dir)
     try:
         return refresh_from_folder(index, articles_dir, index_dir, allow_empty)
-    except ArticlesFolderError as error:
-        if index.is_empty:
+    except (ArticlesFolderError, IndexStoreError) as error:  # (the second: the new index could not be saved)
+        if index.is_empty or strict:
             raise
         logger.warning("%s Serving the saved index as it is.", error)
         return None

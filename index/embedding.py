@@ -36,7 +36,7 @@ def packaged_model_path() -> Path:
 # never silently extended or searched with vectors of another (the store refuses it and it is rebuilt).
 # fp32 ONNX matches sentence-transformers to ~1e-7 cosine and shares its id; int8 moves vectors by up to
 # ~0.02 cosine and changes the top passage for several percent of questions.
-MODEL_ID_SUFFIXES = {"onnx-int8": "+int8"}
+MODEL_ID_SUFFIXES = {"torch": "", "onnx": "", "onnx-int8": "+int8"}
 
 
 def model_id_for(model_path: Path | None, backend: str = "torch") -> str:
@@ -45,7 +45,8 @@ def model_id_for(model_path: Path | None, backend: str = "torch") -> str:
         name = PACKAGED_MODEL_ID
     else:
         name = model_path.resolve().name
-    return name + MODEL_ID_SUFFIXES.get(backend, "")
+    # (a backend of the library user's own makes vectors of its own: its name keeps their indexes apart)
+    return name + MODEL_ID_SUFFIXES.get(backend, f"+{backend}")
 
 
 def _forbid_downloads() -> None:
@@ -79,7 +80,10 @@ class Embedder(ABC):
         """Vectors for one batch, rows of unit length."""
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, show_progress: bool = False) -> np.ndarray:
-        """An array of shape (len(texts), dimension), rows of unit length, float32."""
+        """An array of shape (len(texts), dimension), rows of unit length, float32. (One text on its own is taken
+        as a list of one, not as a sequence of characters.)"""
+        if isinstance(texts, str):
+            texts = [texts]
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         texts = list(texts)
@@ -305,6 +309,13 @@ class EmbedderSpec:
     model_path: Path | None = None
     threads: int | None = None
     cache_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        # (a path given as text, as a library user may)
+        for name in ("model_path", "cache_dir"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                object.__setattr__(self, name, Path(value))
 
     @property
     def model_id(self) -> str:

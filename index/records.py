@@ -57,6 +57,8 @@ class SearchResult:
     url: str | None
     quote: str  # verbatim excerpt (whitespace collapsed), at most the quote limit
     highlight: str  # the sentence of ``quote`` that best answers
+    # What the results are ranked by (higher is better), on no fixed scale: it says nothing on its own, nor beside
+    # ArticleIndex.min_score (Answer.answered says whether the articles answer).
     score: float
     start: int  # character offsets of the quote in the article's text
     end: int

@@ -12,6 +12,8 @@ it. A save keeps the version it replaced, so a reader that has just read the old
 it; a reader whose version vanishes all the same (after two saves in quick succession) loads the new one."""
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import json
 import logging
@@ -21,12 +23,17 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 from .errors import IncompatibleIndex, IndexStoreError
 from .files import file_crc32, load_mapped, npy_chunks, write_atomically, write_checksummed
@@ -167,11 +174,34 @@ def _article_from_record(record: dict) -> Article:
 
 def save_snapshot(snapshot: IndexSnapshot, index_dir: Path) -> Path:
     """Write the snapshot as a new version and make it current; returns the version folder. IndexStoreError if
-    the folder cannot be written (the version current until then stays so)."""
+    the folder cannot be written (the version current until then stays so). Saves to one folder take turns,
+    from threads and processes alike: each removes the versions before the one it replaced, which must not
+    be another's new one."""
     try:
-        return _save_version(snapshot, index_dir)
+        index_dir.mkdir(parents=True, exist_ok=True)
+        with _saving_in(index_dir):
+            return _save_version(snapshot, index_dir)
     except OSError as error:
         raise IndexStoreError(f"Could not save the index in {index_dir}: {error.strerror or error}.") from error
+
+
+# Held (locked) by the save under way in its folder; hidden, so article folders and listings pass it by.
+SAVE_LOCK = ".save.lock"
+
+
+@contextlib.contextmanager
+def _saving_in(index_dir: Path) -> Iterator[None]:
+    """An exclusive lock on the folder for one save. (Without fcntl, as on Windows, saves of one process still
+    take turns, but not those of several processes.)"""
+    with _thread_lock_for(index_dir.resolve()), open(index_dir / SAVE_LOCK, "a+b") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
+@functools.cache
+def _thread_lock_for(folder: Path) -> threading.Lock:
+    return threading.Lock()
 
 
 # A version's name, and what else a save leaves aside for a later one to remove: a staging folder cut short,
@@ -181,7 +211,6 @@ _LEFT_ASIDE = re.compile(rf"{_VERSION_NAME}|\.staging-{_VERSION_NAME}|\.{POINTER
 
 
 def _save_version(snapshot: IndexSnapshot, index_dir: Path) -> Path:
-    index_dir.mkdir(parents=True, exist_ok=True)
     version = index_dir / f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     staging = index_dir / f".staging-{version.name}"
     staging.mkdir()
@@ -207,7 +236,7 @@ def _save_version(snapshot: IndexSnapshot, index_dir: Path) -> Path:
         removal = threading.Thread(target=_remove, args=(old_versions,), name="index-old-versions")
         with _removals_lock:  # saves of several collections may run at once
             _removals[:] = [*(other for other in _removals if other.is_alive()), removal]
-        removal.start()
+            removal.start()  # (before another thread can wait for it)
     return version
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from index import IndexStoreError
 from index.store import current_version
 
 TRUCE = "Who claimed that a truce deal was close?"
@@ -166,6 +167,22 @@ def test_an_index_folder_that_is_a_file_is_one_clear_line(folders, capsys, monke
     err = capsys.readouterr().err
     assert f"error: Could not save the index in {index_dir}: File exists." in err and "Traceback" not in err
     assert index_dir.read_text() == "keep me"
+
+
+def test_ask_serves_the_saved_index_when_an_update_cannot_be_saved(folders, capsys, caplog, monkeypatch):
+    articles, _ = folders
+    assert main(["index", "build"]) == 0
+    (articles / "tides.md").write_text("# Tides\n\nThe moon's gravity causes the tides.\n")
+
+    def disk_full(*args, **kwargs):
+        raise IndexStoreError("Could not save the index in data/index: No space left on device.")
+
+    monkeypatch.setattr("index.collection.save_snapshot", disk_full)
+    assert main(["ask", "--json", TRUCE]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["answered"] is True
+    assert "No space left on device. Serving the saved index as it is." in caplog.text
+    assert main(["index", "build"]) == 2  # a build must save, so it says why it could not
+    assert "error: Could not save the index in data/index: No space left on device." in capsys.readouterr().err
 
 
 def test_unreadable_files_are_skipped_with_a_warning(folders, capsys):

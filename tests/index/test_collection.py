@@ -196,3 +196,73 @@ def test_past_the_threshold_an_approximate_faiss_index_is_searched_saved_and_rel
     damaged.write_bytes(damaged.read_bytes()[:100])
     with pytest.raises(IndexStoreError, match="corrupt or truncated"):
         ArticleIndex(embedder).load(tmp_path / "ix")
+
+
+def test_updates_from_several_threads_each_build_on_the_last(embedder, sample_articles):
+    import threading
+
+    from index.loaders import article_from_text
+
+    index = ArticleIndex(embedder)
+    index.sync_folder(sample_articles)
+    notes = [article_from_text(f"note-{n}.md", "code", f"# Note {n}\n\nNote number {n} is here.\n", ".md", f"h{n}") for n in range(4)]
+    updates = [threading.Thread(target=index.upsert, args=(note,)) for note in notes]  # one article on its own
+    updates.append(threading.Thread(target=index.delete, args=("000_97ab4e9c0a6dbff7.txt",)))  # one id on its own
+    for update in updates:
+        update.start()
+    for update in updates:
+        update.join()
+    assert sorted(a.id for a in index.articles()) == [f"note-{n}.md" for n in range(4)]  # no update lost
+
+
+def test_an_article_made_in_code_with_a_stale_hash_is_still_indexed_anew(embedder):
+    from index.loaders import article_from_text
+
+    index = ArticleIndex(embedder)
+    index.index([article_from_text("a.md", "code", "# Rockets\n\nThe rocket launched from Florida at dawn.\n", ".md", "v1")])
+    report = index.upsert([article_from_text("a.md", "code", "# Dogs\n\nDogs bark at the mail carrier every morning.\n", ".md", "v1")])
+    assert report.updated == ("a.md",)
+    answer = index.search("Why do dogs bark?")
+    assert answer.answered and answer.results[0].quote == "Dogs bark at the mail carrier every morning."
+
+
+def test_folders_may_be_given_as_text_and_an_empty_index_cannot_be_saved(embedder, sample_articles, tmp_path):
+    index = ArticleIndex(embedder)
+    with pytest.raises(IndexStoreError, match="Nothing to save"):
+        index.save(str(tmp_path / "ix"))
+    index.sync_folder(str(sample_articles))
+    index.save(str(tmp_path / "ix"))
+    assert ArticleIndex(embedder).load(str(tmp_path / "ix"))
+
+
+def test_a_question_vector_of_another_model_is_refused(embedder, sample_articles):
+    import numpy as np
+
+    from index import IncompatibleIndex
+
+    index = ArticleIndex(embedder)
+    index.sync_folder(sample_articles)
+    with pytest.raises(IncompatibleIndex, match="384-dimensional vectors and the model makes 64"):
+        index.search(TRUCE, question_vector=np.ones(64, dtype=np.float32) / 8)
+
+
+def test_a_reload_whose_index_cannot_be_saved_is_undone_and_saved_next_time(embedder, sample_articles, tmp_path, monkeypatch):
+    from index import refresh_from_folder
+    from index.store import save_snapshot
+
+    index = ArticleIndex(embedder)
+    refresh_from_folder(index, sample_articles, tmp_path / "ix")
+    (sample_articles / "tides.md").write_text("# Tides\n\nThe moon's gravity causes the tides.\n")
+
+    def disk_full(*args, **kwargs):
+        raise IndexStoreError("Could not save the index in ix: No space left on device.")
+
+    monkeypatch.setattr("index.collection.save_snapshot", disk_full)
+    with pytest.raises(IndexStoreError, match="No space left"):
+        refresh_from_folder(index, sample_articles, tmp_path / "ix")
+    assert [a.id for a in index.articles()] == ["000_97ab4e9c0a6dbff7.txt"]  # what serves is what is saved
+    monkeypatch.setattr("index.collection.save_snapshot", save_snapshot)
+    report = refresh_from_folder(index, sample_articles, tmp_path / "ix")
+    assert report.added == ("tides.md",)
+    reopened = ArticleIndex(embedder)
+    assert reopened.load(tmp_path / "ix") and len(reopened.articles()) == 2

@@ -24,7 +24,7 @@ import pytest
 from index.records import Article, Passage, Section, Span
 from index.snapshot import IndexSnapshot
 from index.store import (
-    MANIFEST, POINTER, current_version, load_snapshot, read_manifest, save_snapshot, wait_for_removals,
+    SAVE_LOCK, MANIFEST, POINTER, current_version, load_snapshot, read_manifest, save_snapshot, wait_for_removals,
 )
 from index.tokens import TokenizedCollection
 
@@ -80,10 +80,11 @@ def snapshot_generation(snapshot: IndexSnapshot, count: int) -> int:
 
 def assert_tidy(index_dir: Path, replaced: str) -> None:
     """After a completed save: the pointer, its version, the version it replaced (kept for readers in other
-    processes that may be loading it), and nothing else, once the older ones are removed (in the background)."""
+    processes that may be loading it), the file saves lock to take turns, and nothing else, once the older
+    ones are removed (in the background)."""
     wait_for_removals()
     names = sorted(path.name for path in index_dir.iterdir())
-    assert names == sorted([POINTER, current_version(index_dir).name, replaced]), names
+    assert names == sorted([POINTER, current_version(index_dir).name, replaced, SAVE_LOCK]), names
 
 
 # The children. "loop": save new generations one after another until killed, reporting each to a log file.

@@ -104,6 +104,13 @@ def test_model_ids_keep_different_vectors_apart(backends, onnx_cache):
     for backend in ("torch", "onnx", "onnx-int8"):
         assert EmbedderSpec(backend, cache_dir=onnx_cache).model_id == backends[backend].model_id
     assert model_id_for(None) == "all-MiniLM-L6-v2"
+    assert model_id_for(None, "my-own") == "all-MiniLM-L6-v2+my-own"  # a library user's backend: its own vectors
+    assert EmbedderSpec("onnx-int8", cache_dir=str(onnx_cache)).load().model_id == "all-MiniLM-L6-v2+int8"  # text paths
+
+
+def test_one_text_on_its_own_is_one_vector(backends):
+    for embedder in backends.values():
+        assert embedder.encode("hello there").shape == (1, embedder.dimension)
 
 
 def test_unknown_backend_is_a_clear_error():

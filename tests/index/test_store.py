@@ -131,3 +131,29 @@ def test_a_pointer_or_manifest_of_the_wrong_kind_is_a_clear_error(built, tmp_pat
     with pytest.raises(IndexStoreError, match="CURRENT is not a version name"):
         load_snapshot(tmp_path / "ix", "all-MiniLM-L6-v2")
 
+
+def test_saves_from_several_threads_at_once_leave_a_loadable_index(built, embedder, tmp_path):
+    """Each save removes the versions before the one it replaced: saves that overlapped would remove each other's."""
+    import threading
+
+    from index.store import wait_for_removals
+
+    errors: list[Exception] = []
+
+    def save_repeatedly() -> None:
+        for _ in range(8):
+            try:
+                built.save(tmp_path / "ix")
+            except Exception as error:  # noqa: BLE001 - collected for the assertion
+                errors.append(error)
+
+    savers = [threading.Thread(target=save_repeatedly) for _ in range(3)]
+    for saver in savers:
+        saver.start()
+    for saver in savers:
+        saver.join()
+    wait_for_removals()
+    assert not errors
+    assert ArticleIndex(embedder).load(tmp_path / "ix")
+    assert len([p for p in (tmp_path / "ix").iterdir() if p.name.startswith("v-")]) == 2
+
