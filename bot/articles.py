@@ -1,10 +1,11 @@
 """Adding and removing articles from Discord: checked uploads, guarded URL fetches, safe file names.
 
-Nothing is written to the articles folder until the article has been read and parsed successfully, and a
-different article is never silently overwritten."""
+Nothing is written to the articles folder until the article has been read and parsed successfully, a
+different article is never silently overwritten, and a save can be undone (when indexing it fails)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ipaddress
 import logging
 import re
@@ -17,15 +18,20 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 import yaml
 
-from index import Article, ArticleIndexError
+from index import Article, ArticleIndex, ArticleIndexError
+from index.errors import UnknownArticle
 from index.files import write_atomically
-from index.loaders import SUPPORTED_SUFFIXES, article_from_bytes, extract_html
+from index.loaders import SUPPORTED_SUFFIXES, article_from_bytes, extract_html, parse_markdown
 
 logger = logging.getLogger(__name__)
 
 MAX_NAME_LENGTH = 100
 MAX_REDIRECTS = 5
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+# What a link may serve: web pages, whose main text is extracted, and text files, saved as they are.
+HTML_KINDS = ("text/html", "application/xhtml+xml")
+TEXT_KINDS = {"text/plain": ".txt", "text/markdown": ".md"}
+MARKDOWN_URL_SUFFIXES = (".md", ".markdown")  # served as text/plain by many hosts
 
 
 class ArticleRejected(ArticleIndexError):
@@ -36,7 +42,11 @@ class ArticleRejected(ArticleIndexError):
 class SavedArticle:
     article: Article
     path: Path
-    replaced: bool
+    previous: bytes | None  # the bytes it replaced; None if the file is new
+
+    @property
+    def replaced(self) -> bool:
+        return self.previous is not None
 
 
 def safe_file_name(name: str) -> str:
@@ -53,8 +63,17 @@ def safe_file_name(name: str) -> str:
     return f"{stem[: MAX_NAME_LENGTH - len(suffix) - 1]}.{suffix}"
 
 
-def save_article(articles_dir: Path, file_name: str, data: bytes, max_bytes: int, replace: bool = False) -> SavedArticle:
-    """Check an uploaded file and save it into the articles folder; ArticleRejected says why not."""
+def save_article(
+    articles_dir: Path,
+    file_name: str,
+    data: bytes,
+    max_bytes: int,
+    replace: bool = False,
+    *,
+    taken_advice: str = "choose another name or set replace",
+) -> SavedArticle:
+    """Check an uploaded file and save it into the articles folder; ArticleRejected says why not (with
+    ``taken_advice`` when a different article has the name). ``undo_save`` puts the folder back as it was."""
     name = safe_file_name(file_name)
     if len(data) > max_bytes:
         raise ArticleRejected(f"{name} is {len(data) / 1024:.0f} KiB; the limit is {max_bytes / 1024:.0f} KiB.")
@@ -63,22 +82,60 @@ def save_article(articles_dir: Path, file_name: str, data: bytes, max_bytes: int
         article = article_from_bytes(name, str(path), data)
     except ArticleIndexError as error:
         raise ArticleRejected(str(error)) from None
-    exists = path.exists()
-    if exists and path.read_bytes() != data and not replace:
-        raise ArticleRejected(f"A different article is already saved as {name}; choose another name or set replace.")
+    previous = path.read_bytes() if path.is_file() else None
+    if previous is not None and previous != data and not replace:
+        raise ArticleRejected(f"A different article is already saved as {name}; {taken_advice}.")
     articles_dir.mkdir(parents=True, exist_ok=True)
     write_atomically(path, data)
-    return SavedArticle(article, path, exists)
+    return SavedArticle(article, path, previous)
 
 
-def remove_article_file(articles_dir: Path, article_id: str) -> Path:
-    """Delete an article's file, refusing anything outside the articles folder."""
+def undo_save(saved: SavedArticle) -> None:
+    """Put the folder back as it was before ``save_article``: the new file gone, or the replaced bytes back."""
+    if saved.previous is None:
+        saved.path.unlink(missing_ok=True)
+    else:
+        write_atomically(saved.path, saved.previous)
+
+
+def article_to_remove(index: ArticleIndex, name: str) -> str:
+    """The id of the article named exactly by its id, file name or title (case-insensitive), as autocomplete
+    sends it. Unlike ``ArticleIndex.find_article`` no prefix will do: a removal must not guess. UnknownArticle
+    names the candidates when the name fits none exactly, or several."""
+    wanted = name.strip().casefold()
+    articles = index.articles()
+    for article in articles:
+        if wanted == article.id.casefold():
+            return article.id
+    exact = [a.id for a in articles if wanted in (Path(a.id).name.casefold(), a.title.casefold())]
+    if len(exact) == 1:
+        return exact[0]
+    if exact:
+        raise UnknownArticle(f"{name!r} names {len(exact)} articles ({_listed(exact)}): give the file name of the one to remove.")
+    similar = [a.id for a in index.matching_articles(name, limit=6)] if wanted else []
+    if similar:
+        raise UnknownArticle(
+            f"No article is called exactly {name!r}, and removing needs its exact file name or title "
+            f"(pick it from the list). Did you mean: {_listed(similar)}?"
+        )
+    raise UnknownArticle(f"No indexed article is called {name!r}.")
+
+
+def _listed(ids: list[str], shown: int = 5) -> str:
+    return ", ".join(ids[:shown]) + (", …" if len(ids) > shown else "")
+
+
+def remove_article_file(articles_dir: Path, article_id: str) -> bool:
+    """Delete an article's file, refusing anything outside the articles folder; False if it was already gone."""
     root = articles_dir.resolve()
     path = (root / article_id).resolve()
-    if root not in path.parents or not path.is_file():
-        raise ArticleRejected(f"No article file {article_id!r} in the articles folder.")
-    path.unlink()
-    return path
+    if root not in path.parents or (path.exists() and not path.is_file()):
+        raise ArticleRejected(f"{article_id!r} is not an article file in the articles folder.")
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 # -- fetching articles from the web ---------------------------------------------------------------
@@ -123,11 +180,22 @@ def _check_url(url: str, allow_private: bool) -> None:
         raise ArticleRejected(f"{parts.hostname} is a private or local address; fetching it is not allowed.")
 
 
-async def fetch_page(url: str, *, max_bytes: int, timeout: float, allow_private: bool) -> tuple[str, bytes]:
-    """Download a web page (following a few redirects, each checked); returns the final URL and its bytes."""
+@dataclass(frozen=True, slots=True)
+class FetchedPage:
+    url: str  # after redirects
+    body: bytes
+    kind: str  # the media type from Content-Type, lower case; "" if none was given
+    charset: str | None  # as declared in Content-Type
+
+
+async def fetch_page(url: str, *, max_bytes: int, timeout: float, allow_private: bool) -> FetchedPage:
+    """Download a web page or text file (following a few redirects, each checked)."""
     connector = aiohttp.TCPConnector(resolver=GuardedResolver(allow_private), use_dns_cache=False)
     client_timeout = aiohttp.ClientTimeout(total=timeout)
-    headers = {"User-Agent": "article-bot (a Discord bot that quotes articles)", "Accept": "text/html,text/plain;q=0.9"}
+    headers = {
+        "User-Agent": "article-bot (a Discord bot that quotes articles)",
+        "Accept": "text/html,application/xhtml+xml,text/markdown;q=0.9,text/plain;q=0.9",
+    }
     async with aiohttp.ClientSession(connector=connector, timeout=client_timeout, headers=headers) as session:
         for _ in range(MAX_REDIRECTS + 1):
             _check_url(url, allow_private)
@@ -139,33 +207,64 @@ async def fetch_page(url: str, *, max_bytes: int, timeout: float, allow_private:
                     if response.status != 200:
                         raise ArticleRejected(f"The page answered HTTP {response.status}.")
                     kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-                    if kind and kind not in ("text/html", "application/xhtml+xml", "text/plain", "text/markdown"):
+                    if kind and kind not in (*HTML_KINDS, *TEXT_KINDS):
                         raise ArticleRejected(f"The link is not a web page ({kind}).")
                     body = bytearray()
                     async for chunk in response.content.iter_chunked(64 * 1024):
                         body += chunk
                         if len(body) > max_bytes:
                             raise ArticleRejected(f"The page is larger than {max_bytes // 1024} KiB.")
-                    return url, bytes(body)
+                    return FetchedPage(url, bytes(body), kind, response.charset)
             except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
                 raise ArticleRejected(f"Could not fetch the page ({type(error).__name__}).") from None
         raise ArticleRejected("The link redirects too many times.")
 
 
-def page_as_markdown(url: str, page: bytes) -> tuple[str, bytes]:
-    """The page's main text as a Markdown article with its title and link in front matter: (file name, bytes)."""
+def page_text(page: FetchedPage) -> str:
+    """The page's text: decoded with the charset it declares, else as UTF-8, else as Latin-1 (which reads any
+    bytes: better a few odd characters than no article)."""
+    charsets = [page.charset] if page.charset else []
+    for charset in (*charsets, "utf-8-sig", "latin-1"):
+        try:
+            return page.body.decode(charset)
+        except LookupError:
+            logger.info("%s declares an unknown charset %r; trying UTF-8", page.url, charset)
+        except UnicodeDecodeError:
+            pass
+    raise AssertionError("Latin-1 decodes any bytes")
+
+
+def page_as_article(page: FetchedPage) -> tuple[str, bytes]:
+    """The article to save for a fetched page: (file name, UTF-8 bytes). A web page becomes Markdown of its
+    main text with its title and link in front matter; a Markdown or plain-text file is kept as it is (a
+    Markdown one gets its link in front matter unless it has front matter of its own)."""
+    parts = urlsplit(page.url)
+    slug = parts.path.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    text = page_text(page)
+    if page.kind in TEXT_KINDS:
+        markdown = page.kind == "text/markdown" or parts.path.lower().endswith(MARKDOWN_URL_SUFFIXES)
+        suffix = ".md" if markdown else ".txt"
+        if markdown and not text.startswith("---\n"):
+            title, _, _ = parse_markdown(text, "")
+            front = {"url": page.url} if title else {"title": slug or parts.hostname, "url": page.url}
+            text = f"---\n{yaml.safe_dump(front, allow_unicode=True, sort_keys=False)}---\n{text}"
+        return page_file_name(page.url, suffix), text.encode("utf-8")
     try:
-        html = page.decode("utf-8")
-    except UnicodeDecodeError:
-        html = page.decode("latin-1")
-    try:
-        body, meta = extract_html(html)
+        body, meta = extract_html(text)
     except ArticleIndexError as error:
         raise ArticleRejected(str(error)) from None
-    parts = urlsplit(url)
-    slug = (parts.path.rstrip("/").rsplit("/", 1)[-1] or parts.hostname or "page").rsplit(".", 1)[0]
-    front = {"title": meta.get("title") or slug, "url": url}
+    front = {"title": meta.get("title") or slug or parts.hostname, "url": page.url}
     if meta.get("date"):
         front["date"] = str(meta["date"])
     text = f"---\n{yaml.safe_dump(front, allow_unicode=True, sort_keys=False)}---\n{body}\n"
-    return safe_file_name(f"{parts.hostname}-{slug}.md"), text.encode("utf-8")
+    return page_file_name(page.url, ".md"), text.encode("utf-8")
+
+
+def page_file_name(url: str, suffix: str) -> str:
+    """A readable file name from the link's host and last path part, made the link's own by a short hash of
+    the whole link: /a/index.html and /b/index.html are different pages, and must not share a file."""
+    parts = urlsplit(url)
+    slug = parts.path.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    readable = _SAFE_NAME.sub("-", "-".join(filter(None, (parts.hostname, slug)))).strip("-._")[:60] or "page"
+    digest = hashlib.sha256(parts._replace(fragment="").geturl().encode("utf-8")).hexdigest()[:8]
+    return safe_file_name(f"{readable}-{digest}{suffix}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,13 @@ INDEX_FOLDER = "index"
 NO_SERVER_ARTICLES = (
     "This server has no articles yet, so I have nothing to quote. Moderators can add some with `/article add`."
 )
+# INDEX_READ_ONLY: /article add is refused, as only the operator builds the index.
+NO_SERVER_ARTICLES_READ_ONLY = (
+    "This server has no articles yet, so I have nothing to quote. The bot's operator builds its index; "
+    "ask them to add articles."
+)
+# How a server's folders are shown to its moderators: never the server's absolute paths.
+SERVERS_DIR_SHOWN = "SERVER_COLLECTIONS_DIR"
 
 
 class NoArticlesYet(ArticleIndexError):
@@ -83,9 +91,17 @@ class Collection:
         """A server's collection with nothing in it, where a member is told how articles get added."""
         return self.guild_id is not None and self.index.is_empty
 
+    @property
+    def no_articles_text(self) -> str | None:
+        """What members are told while a server's collection is empty: who can add articles (None for the
+        default collection, which says nothing about servers)."""
+        if self.guild_id is None:
+            return None
+        return NO_SERVER_ARTICLES_READ_ONLY if self.service.read_only else NO_SERVER_ARTICLES
+
     async def ask(self, question: str, article: str | None = None) -> Answer:
         if self.has_no_articles_yet:
-            raise NoArticlesYet(NO_SERVER_ARTICLES)
+            raise NoArticlesYet(self.no_articles_text)
         return await self.service.ask(question, article)
 
 
@@ -197,6 +213,16 @@ class CollectionRegistry:
         if len(parts) < 3 or not parts[0].isdigit() or parts[1] != ARTICLES_FOLDER:
             return None
         return self._servers.get(int(parts[0]))  # one not open yet reads its folder when it opens
+
+    def shown_to_moderators(self, text: str) -> str:
+        """``text`` (an error's message) with the servers' folder shown as SERVER_COLLECTIONS_DIR: a server's
+        moderators are told which of its folders, not where the bot's operator keeps them."""
+        if not self.per_server:
+            return text
+        # A server's paths go on with its id; the folder is matched as a whole path, not inside another.
+        folders = sorted({str(self.servers_dir.resolve()), str(self.servers_dir)}, key=len, reverse=True)
+        pattern = r"(?<![\w./-])(?:" + "|".join(map(re.escape, folders)) + r")(?=[/\\])"
+        return re.sub(pattern, SERVERS_DIR_SHOWN, text)
 
     def watched_folders(self) -> list[Path]:
         """The folders watch mode watches: the default articles folder, and every server's when per server."""

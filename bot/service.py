@@ -100,6 +100,7 @@ class QuestionService:
         self.allow_empty = allow_empty
         self.read_only = read_only
         self._reload: asyncio.Task[UpdateReport] | None = None
+        self._reload_allows_empty = False  # whether the running reload accepts an empty folder
         # read-only: the saved version last loaded (or found unusable), to notice when the operator saves another
         self._seen_version: Path | None = None
         self._owns_encoder = encoder is None
@@ -130,16 +131,23 @@ class QuestionService:
         top_k = top_k or self.top_k
         return await self.encoder.answer(cleaned, lambda vector: self.index.search(cleaned, top_k, article, vector))
 
-    async def reload(self) -> UpdateReport:
-        """Re-read the articles folder (read-only: the saved index); concurrent callers share one reload."""
-        if self._reload is None or self._reload.done():
-            if self.read_only:
-                work = asyncio.to_thread(self._load_shared)
-            else:
-                work = asyncio.to_thread(
-                    refresh_from_folder, self.index, self.articles_dir, self.index_dir, self.allow_empty
-                )
-            self._reload = asyncio.create_task(work, name="index-reload")
+    async def reload(self, allow_empty: bool = False) -> UpdateReport:
+        """Re-read the articles folder (read-only: the saved index); concurrent callers share one reload.
+
+        ``allow_empty``: an empty folder empties the collection even if this service would otherwise refuse
+        one (a moderator removed its last article: the folder is not missing, it was emptied on purpose)."""
+        allow_empty = allow_empty or self.allow_empty
+        while self._reload is not None and not self._reload.done():
+            if self._reload_allows_empty or not allow_empty:
+                return await asyncio.shield(self._reload)
+            # The running one would refuse the empty folder this caller expects: let it end, then read again.
+            await asyncio.gather(asyncio.shield(self._reload), return_exceptions=True)
+        if self.read_only:
+            work = asyncio.to_thread(self._load_shared)
+        else:
+            work = asyncio.to_thread(refresh_from_folder, self.index, self.articles_dir, self.index_dir, allow_empty)
+        self._reload = asyncio.create_task(work, name="index-reload")
+        self._reload_allows_empty = allow_empty
         return await asyncio.shield(self._reload)
 
     def _load_shared(self) -> UpdateReport:
@@ -177,12 +185,13 @@ class QuestionService:
                 "then /reload picks up the new index."
             )
 
-    async def reload_after_change(self) -> UpdateReport:
+    async def reload_after_change(self, allow_empty: bool = False) -> UpdateReport:
         """Reload so that a change just made to the folder is seen: a rebuild already running may have
-        read the folder before the change, so wait for it and start (or join) a newer one."""
+        read the folder before the change, so wait for it and start (or join) a newer one.
+        ``allow_empty``: as for reload (the change removed an article, maybe the last)."""
         if self._reload is not None and not self._reload.done():
             await asyncio.gather(asyncio.shield(self._reload), return_exceptions=True)
-        return await self.reload()
+        return await self.reload(allow_empty)
 
     async def close(self) -> None:
         if self._reload is not None and not self._reload.done():

@@ -11,16 +11,30 @@ from discord.ext import commands
 
 from index import ArticleIndexError
 
-from ..articles import ArticleRejected, fetch_page, page_as_markdown, remove_article_file, save_article
+from ..articles import (
+    ArticleRejected,
+    SavedArticle,
+    article_to_remove,
+    fetch_page,
+    page_as_article,
+    remove_article_file,
+    save_article,
+    undo_save,
+)
 from ..checks import moderator_only
 from ..formatting import article_choices, article_embed, error_embed, reload_embed
 from ..privacy import hashed_user
 from ..respond import AUTOCOMPLETE_SECONDS, collection_for, defer_thinking, send_or_edit
 
 if TYPE_CHECKING:
+    from index.snapshot import IndexSnapshot
+
     from ..client import ArticleBot
+    from ..collections import Collection
 
 logger = logging.getLogger(__name__)
+
+NOW_EMPTY = "No articles are left, so nothing is quoted until some are added with `/article add`."
 
 
 class ModerationCog(commands.Cog):
@@ -31,6 +45,14 @@ class ModerationCog(commands.Cog):
         """The moderator as named in the log: a keyed hash, never the raw user id."""
         return hashed_user(interaction.user.id, self.bot.question_log.log)
 
+    def _why(self, error: Exception, what: str) -> str:
+        """Why ``what`` failed, for a moderator: an index error's own message (server folders shown relative
+        to SERVER_COLLECTIONS_DIR), or else the error's kind, its details going to the log."""
+        if isinstance(error, ArticleIndexError):
+            return self.bot.collections.shown_to_moderators(str(error))
+        logger.error("%s failed", what, exc_info=error)
+        return f"{type(error).__name__}; the details are in the bot's log"
+
     @app_commands.command(name="reload", description="Re-read the articles folder and update the index (moderators).")
     @app_commands.default_permissions(manage_guild=True)
     @moderator_only()
@@ -39,14 +61,8 @@ class ModerationCog(commands.Cog):
         try:
             collection = await self.bot.collections.get(interaction.guild_id)
             report = await collection.service.reload()
-        except ArticleIndexError as error:
-            embed = error_embed(f"The reload failed, so the previous index is still serving.\n{error}")
         except Exception as error:
-            logger.exception("Reload failed")
-            embed = error_embed(
-                f"The reload failed ({type(error).__name__}), so the previous index is still serving. "
-                "The details are in the bot's log."
-            )
+            embed = error_embed(f"The reload failed, so the previous index is still serving.\n{self._why(error, 'A reload')}")
         else:
             logger.info("Reload by %s of %s: %s", self._who(interaction), collection.name, report)
             embed = reload_embed(report)
@@ -81,35 +97,77 @@ class ModerationCog(commands.Cog):
             except discord.HTTPException:
                 raise ArticleRejected(f"Could not download {file.filename} from Discord; please try again.") from None
         else:
-            final_url, page = await fetch_page(
+            page = await fetch_page(
                 url.strip(),
                 max_bytes=settings.fetch_max_bytes,
                 timeout=settings.fetch_timeout_seconds,
                 allow_private=settings.allow_private_urls,
             )
-            name, data = await asyncio.to_thread(page_as_markdown, final_url, page)
+            name, data = await asyncio.to_thread(page_as_article, page)
         collection = await self.bot.collections.get(interaction.guild_id)  # a moderator manages only this server's
-        saved = await asyncio.to_thread(save_article, collection.articles_dir, name, data, settings.upload_max_bytes, replace)
-        report = await collection.service.reload_after_change()
+        # A page's file name comes from its link: another name cannot be chosen, only the page saved again.
+        taken_advice = "choose another name or set replace" if url is None else "set replace to save the page as it is now"
+        saved = await asyncio.to_thread(
+            save_article, collection.articles_dir, name, data, settings.upload_max_bytes, replace, taken_advice=taken_advice
+        )
+        serving = collection.index.snapshot
+        try:
+            report = await collection.service.reload_after_change()
+            summary = next((s for s in collection.index.summaries() if s.id == saved.article.id), None)
+            if summary is None:  # the reload did not take it in
+                reasons = [reason for article_id, reason in report.skipped if article_id == saved.article.id]
+                raise ArticleRejected("; ".join(reasons) or "the reload did not index it")
+        except Exception as error:
+            reason = self._why(error, f"Indexing the added article {saved.path.name}")
+            raise ArticleRejected(await self._undo_add(collection, saved, serving, reason)) from None
         logger.info("Article %s added to %s by %s", saved.path.name, collection.name, self._who(interaction))
-        summary = next((s for s in collection.index.summaries() if s.id == saved.article.id), None)
         verb = "Replaced" if saved.replaced else "Added"
-        if summary is None:  # the reload did not take it in: say why rather than pretend
-            raise ArticleRejected(f"{saved.path.name} was saved but is not indexed: {report.skipped or 'see the log'}")
         await interaction.edit_original_response(embed=article_embed(summary, f"{verb} {saved.path.name}: it can be asked about now"))
+
+    async def _undo_add(self, collection: Collection, saved: SavedArticle, serving: IndexSnapshot | None, reason: str) -> str:
+        """Put the articles folder back as it was before a save whose indexing failed (no file left behind
+        that nobody can see or remove, no replaced text lost), and the index too if the failed reload got as
+        far as serving the new one; returns what the moderator is told."""
+        what = f"{saved.path.name} was not {'replaced' if saved.replaced else 'added'} ({reason.rstrip('.')})"
+        try:
+            await asyncio.to_thread(undo_save, saved)
+        except OSError as error:
+            logger.error("Could not undo saving %s in %s: %s", saved.path, collection.name, error)
+            return f"{what}, and its file could not be put back as it was: please tell the bot's operator."
+        if collection.index.snapshot is not serving:  # e.g. indexed, but the index could not be saved
+            try:
+                # allow_empty: the collection may well have been empty before this article came
+                await collection.service.reload_after_change(allow_empty=True)
+            except Exception:
+                logger.warning("Could not reload %s after undoing %s", collection.name, saved.path.name, exc_info=True)
+        return f"{what}; the articles folder is as it was."
 
     @article.command(name="remove", description="Remove an article; it stops being quoted at once.")
     @moderator_only()
     async def remove(self, interaction: discord.Interaction, article: str) -> None:
         collection = await collection_for(interaction, ephemeral=True)
         collection.service.check_writable()
-        article_id = collection.index.find_article(article)  # only this server's articles can be found
+        article_id = article_to_remove(collection.index, article)  # only this server's articles can be found
         if not interaction.response.is_done():
             await defer_thinking(interaction, ephemeral=True)
-        await asyncio.to_thread(remove_article_file, collection.articles_dir, article_id)
-        report = await collection.service.reload_after_change()
+        deleted = await asyncio.to_thread(remove_article_file, collection.articles_dir, article_id)
+        try:
+            # allow_empty: removing the last article empties the collection; the folder is not missing
+            report = await collection.service.reload_after_change(allow_empty=True)
+        except Exception as error:
+            reason = self._why(error, f"The reload after removing {article_id}")
+            await interaction.edit_original_response(embed=error_embed(
+                f"{article_id} was taken out of the articles folder, but the reload failed, so it is still quoted "
+                f"until a /reload succeeds.\n{reason}"
+            ))
+            return
         logger.info("Article %s removed from %s by %s", article_id, collection.name, self._who(interaction))
-        await interaction.edit_original_response(embed=reload_embed(report).set_author(name=f"Removed {article_id}"))
+        embed = reload_embed(report).set_author(name=f"Removed {article_id}")
+        notes = [] if deleted else ["Its file was already gone from the articles folder; the index now matches the folder."]
+        if report.articles == 0:
+            notes.append(NOW_EMPTY)
+        embed.description = "\n".join([embed.description or "", *notes])
+        await interaction.edit_original_response(embed=embed)
 
     @article.command(name="show", description="Show an article's source and sections.")
     @moderator_only()

@@ -1,34 +1,49 @@
 """/sources: what is indexed, paged with buttons."""
 from __future__ import annotations
 
+import logging
+import re
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from ..collections import NO_SERVER_ARTICLES
 from ..formatting import NO_PINGS, sources_pages
-from ..respond import collection_for, send_or_edit
+from ..respond import QUICK_REPLY_SECONDS, collection_for, send_or_edit
 
 if TYPE_CHECKING:
     from ..client import ArticleBot
 
+logger = logging.getLogger(__name__)
 
-class PageView(discord.ui.View):
-    """Previous / Next buttons over a list of embeds, for the member who asked."""
 
-    def __init__(self, pages: list[discord.Embed], owner_id: int, timeout: float = 300) -> None:
-        super().__init__(timeout=timeout)
-        self.pages = pages
+class PageButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"sources:(?P<owner_id>[0-9]{1,20}):(?P<page>[0-9]{1,6}):(?P<step>previous|next)",
+):
+    """Previous / Next under a /sources listing, for the member who asked. Who asked and the page shown are
+    in the custom_id, so a click on a listing sent before a restart still turns its page (the class is
+    registered when the sources cog loads); the pages are made again from the articles indexed now."""
+
+    def __init__(self, owner_id: int, page: int, forward: bool, disabled: bool = False) -> None:
+        step = "next" if forward else "previous"
+        super().__init__(
+            discord.ui.Button(
+                label="Next" if forward else "Previous",
+                emoji="▶️" if forward else "◀️",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"sources:{owner_id}:{page}:{step}",
+                disabled=disabled,
+            )
+        )
         self.owner_id = owner_id
-        self.page = 0
-        self.message: discord.InteractionMessage | None = None
-        self._update_buttons()
+        self.page = page
+        self.forward = forward
 
-    def _update_buttons(self) -> None:
-        self.previous.disabled = self.page == 0
-        self.next.disabled = self.page == len(self.pages) - 1
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]) -> PageButton:
+        return cls(int(match["owner_id"]), int(match["page"]), match["step"] == "next")
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.user.id == self.owner_id:
@@ -36,41 +51,48 @@ class PageView(discord.ui.View):
         await interaction.response.send_message("Run `/sources` yourself to turn the pages.", ephemeral=True)
         return False
 
-    async def _show(self, interaction: discord.Interaction, page: int) -> None:
-        self.page = max(0, min(page, len(self.pages) - 1))
-        self._update_buttons()
-        await interaction.response.edit_message(embed=self.pages[self.page], view=self)
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot: ArticleBot = interaction.client  # type: ignore[assignment]
+        collection = await bot.collections.get_within(interaction.guild_id, QUICK_REPLY_SECONDS)
+        if collection is None:  # still opening (say, just after a restart): acknowledge the click first
+            await interaction.response.defer()
+            collection = await bot.collections.get(interaction.guild_id)
+        pages = sources_pages(collection.index.summaries(), collection.no_articles_text)
+        page = max(0, min(self.page + (1 if self.forward else -1), len(pages) - 1))
+        message = dict(embed=pages[page], view=page_view(len(pages), page, self.owner_id), allowed_mentions=NO_PINGS)
+        if interaction.response.is_done():
+            await interaction.edit_original_response(**message)
+        else:
+            await interaction.response.edit_message(**message)
 
-    @discord.ui.button(label="Previous", emoji="◀️", style=discord.ButtonStyle.secondary)
-    async def previous(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        await self._show(interaction, self.page - 1)
 
-    @discord.ui.button(label="Next", emoji="▶️", style=discord.ButtonStyle.secondary)
-    async def next(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        await self._show(interaction, self.page + 1)
-
-    async def on_timeout(self) -> None:
-        if self.message is not None:
-            for item in self.children:
-                item.disabled = True  # type: ignore[attr-defined]
-            try:
-                await self.message.edit(view=self)
-            except discord.HTTPException:
-                pass  # the message is gone or the token expired; nothing to tidy
+def page_view(page_count: int, page: int, owner_id: int) -> discord.ui.View | None:
+    """The buttons under page ``page`` of ``page_count`` (None for a single page), as a view that is sent but
+    never kept: clicks reach PageButton through the class registered by the sources cog, however old the
+    listing. (A kept view would stop answering when it timed out or the bot restarted.)"""
+    if page_count <= 1:
+        return None
+    view = discord.ui.View(timeout=None)
+    view.add_item(PageButton(owner_id, page, forward=False, disabled=page == 0))
+    view.add_item(PageButton(owner_id, page, forward=True, disabled=page == page_count - 1))
+    view.stop()  # finished views are still sent, but discord.py does not store them
+    return view
 
 
 class SourcesCog(commands.Cog):
     def __init__(self, bot: ArticleBot) -> None:
         self.bot = bot
 
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(PageButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(PageButton)
+
     @app_commands.command(name="sources", description="List the indexed articles and their sections.")
     async def sources(self, interaction: discord.Interaction) -> None:
         collection = await collection_for(interaction, ephemeral=False)  # the articles of this server only
-        empty_text = NO_SERVER_ARTICLES if collection.guild_id is not None else None
-        pages = sources_pages(collection.index.summaries(), empty_text)
-        if len(pages) == 1:
-            await send_or_edit(interaction, embed=pages[0], allowed_mentions=NO_PINGS)
-            return
-        view = PageView(pages, owner_id=interaction.user.id)
-        await send_or_edit(interaction, embed=pages[0], view=view, allowed_mentions=NO_PINGS)
-        view.message = await interaction.original_response()
+        pages = sources_pages(collection.index.summaries(), collection.no_articles_text)
+        view = page_view(len(pages), 0, interaction.user.id)
+        extras = {"view": view} if view is not None else {}
+        await send_or_edit(interaction, embed=pages[0], allowed_mentions=NO_PINGS, **extras)

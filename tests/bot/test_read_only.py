@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 from botkit import TRUCE, embed_text
+from test_server_collections import NO_ARTICLES_YET, two_servers
 
 from bot.cli import main
 from fakediscord import FakeAttachment
@@ -136,3 +137,13 @@ async def test_a_new_build_is_loaded_without_a_reload(start_bot, embedder, sampl
             await asyncio.sleep(0.1)
     assert "A new index was saved" in caplog.text and "could not be loaded" in caplog.text
     assert MOON in embed_text(await running.ask(TIDES_QUESTION))
+
+
+async def test_server_members_are_told_the_operator_builds_the_index(fake_discord, start_bot, tmp_path):
+    servers = await two_servers(fake_discord, start_bot, tmp_path, index_read_only=True)
+    for text in (await servers.ask(servers.alpha, TIDES_QUESTION), embed_text(await servers.command(servers.alpha, "sources"))):
+        assert NO_ARTICLES_YET in text and "operator" in text and "/article add" not in text  # which is refused here
+
+    failed = embed_text(await servers.command(servers.alpha, "reload"))
+    assert "previous index is still serving" in failed and "article-bot index build" in failed
+    assert f"SERVER_COLLECTIONS_DIR/{servers.alpha.id}/index" in failed and str(tmp_path) not in failed

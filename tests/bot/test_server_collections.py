@@ -224,3 +224,14 @@ async def test_a_server_collection_is_closed_when_the_bot_leaves_and_when_others
     assert [c.guild_id for c in registry.opened()] == [None]
     assert (servers.articles_of(servers.alpha) / "tides.md").read_bytes() == TIDES  # kept, should the bot come back
     assert "harbour master" in await servers.ask(servers.beta, TIDES_QUESTION)
+
+
+async def test_a_failed_reload_shows_the_servers_folders_but_not_where_they_are_kept(fake_discord, start_bot, tmp_path):
+    servers = await two_servers(fake_discord, start_bot, tmp_path)
+    await servers.add(servers.alpha, "tides.md", TIDES)
+    folder = servers.articles_of(servers.alpha)
+    (folder / "tides.md").unlink()
+    folder.rmdir()  # say, a disk that was unmounted
+    failed = embed_text(await servers.command(servers.alpha, "reload"))
+    assert "previous index is still serving" in failed
+    assert f"SERVER_COLLECTIONS_DIR/{servers.alpha.id}/articles" in failed and str(tmp_path) not in failed
