@@ -202,3 +202,9 @@ def article_embed(summary: ArticleSummary, title: str) -> discord.Embed:
         inline=False,
     )
     return embed
+
+
+def secondary_button(label: str, emoji: str, custom_id: str, disabled: bool = False) -> discord.ui.Button:
+    """A grey button with an emoji, as the bot's feedback and paging buttons are."""
+    return discord.ui.Button(label=label, emoji=emoji, style=discord.ButtonStyle.secondary, custom_id=custom_id, disabled=disabled)
+

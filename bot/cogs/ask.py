@@ -14,7 +14,7 @@ from discord.ext import commands
 from index import Answer, ArticleIndexError
 
 from ..checks import AskingTooFast
-from ..formatting import NO_PINGS, answer_embed, article_choices, error_embed, slow_down_text
+from ..formatting import NO_PINGS, answer_embed, article_choices, error_embed, secondary_button, slow_down_text
 from ..questionlog import ChannelKind, QuotedPassage, QuestionLogError, VoteOutcome, VoteResult
 from ..respond import AUTOCOMPLETE_SECONDS, QUICK_REPLY_SECONDS, defer_thinking, send_or_edit
 
@@ -52,11 +52,8 @@ class FeedbackButton(
 
     def __init__(self, answer_id: int, helpful: bool) -> None:
         super().__init__(
-            discord.ui.Button(
-                label="Helpful" if helpful else "Not helpful",
-                emoji="👍" if helpful else "👎",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"feedback:{answer_id}:{'helpful' if helpful else 'unhelpful'}",
+            secondary_button(
+                "Helpful" if helpful else "Not helpful", "👍" if helpful else "👎", f"feedback:{answer_id}:{'helpful' if helpful else 'unhelpful'}"
             )
         )
         self.answer_id = answer_id

@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from ..formatting import NO_PINGS, sources_pages
+from ..formatting import NO_PINGS, secondary_button, sources_pages
 from ..respond import QUICK_REPLY_SECONDS, collection_for, send_or_edit
 
 if TYPE_CHECKING:
@@ -29,13 +29,7 @@ class PageButton(
     def __init__(self, owner_id: int, page: int, forward: bool, disabled: bool = False) -> None:
         step = "next" if forward else "previous"
         super().__init__(
-            discord.ui.Button(
-                label="Next" if forward else "Previous",
-                emoji="▶️" if forward else "◀️",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"sources:{owner_id}:{page}:{step}",
-                disabled=disabled,
-            )
+            secondary_button("Next" if forward else "Previous", "▶️" if forward else "◀️", f"sources:{owner_id}:{page}:{step}", disabled)
         )
         self.owner_id = owner_id
         self.page = page
