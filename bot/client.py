@@ -176,7 +176,7 @@ class ArticleBot(commands.Bot):
         elif isinstance(original, NotModerator):
             message = "Only moderators can use this command (Manage Server permission, or a moderator role set by the bot's operator)."
         elif isinstance(original, ArticleIndexError):
-            message = str(original)
+            message = self.collections.shown_to_moderators(str(original))  # no operator's folders shown in Discord
         elif isinstance(original, app_commands.TransformerError | app_commands.CheckFailure):
             message = "That command can't be used like that here."
         elif isinstance(original, discord.HTTPException) and original.code in (40060, 10062):

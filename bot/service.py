@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 QUEUE_WAIT_SECONDS = 30.0
 # What a read-only process says when the saved index cannot serve: only the operator can build one.
 BUILD_ADVICE = (
-    "Build it with `article-bot index build` (the same INDEX_DIR and embedding settings); "
+    "Build it with `article-bot index build` (with `--server <id>` for a server's own collection; the same "
+    "INDEX_DIR and embedding settings); "
     "processes with INDEX_READ_ONLY load it when they start or on /reload."
 )
 
@@ -181,7 +182,8 @@ class QuestionService:
         if self.read_only:
             raise ReadOnlyIndex(
                 "Articles can't be added or removed here: this bot serves an index shared by several processes. "
-                "Ask the bot's operator to change the articles folder and run `article-bot index build`; "
+                "Ask the bot's operator to change the articles folder and run `article-bot index build` "
+                "(with `--server <id>` for this server's articles); "
                 "then /reload picks up the new index."
             )
 
