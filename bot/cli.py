@@ -258,8 +258,9 @@ def stats_text(stats: Stats, index: IndexSize | str | None) -> str:
 
 
 def _existing_log(data_dir: Path, settings: Settings) -> QuestionLog | None:
-    """The bot's question log, if it has made one; opening it deletes questions past the retention period."""
-    log = QuestionLog(data_dir, retention_days=settings.question_log_retention_days)
+    """The bot's question log, if it has made one. Read as it is: deleting old questions is left to the bot,
+    whose retention setting may not be this shell's (one that keeps them forever must not lose them here)."""
+    log = QuestionLog(data_dir, retention_days=0)
     if not log.exists:
         print(f"note: no question log at {log.path} yet (the bot makes it when it starts; check DATA_DIR).", file=sys.stderr)
         return None
@@ -296,7 +297,9 @@ def _export(options: argparse.Namespace, settings: Settings, out: TextIO) -> int
 
         def write(temporary: Path) -> None:
             nonlocal rows
-            with temporary.open("w", encoding="utf-8", newline="") as handle:
+            # members' questions: readable by this user only, as the log itself is (whatever the umask)
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with open(descriptor, "w", encoding="utf-8", newline="") as handle:
                 rows = _write_export(log, handle)
 
         replace_atomically(options.output, write)  # a failed export leaves an earlier file as it was

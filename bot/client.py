@@ -111,7 +111,11 @@ class ArticleBot(commands.Bot):
         for guild_id in self.settings.guild_ids:
             guild = discord.Object(id=guild_id)
             self.tree.copy_global_to(guild=guild)
-            synced = await self.tree.sync(guild=guild)
+            try:
+                synced = await self.tree.sync(guild=guild)
+            except discord.HTTPException as error:  # one server's refusal must not keep the bot from the others
+                logger.warning("Could not sync commands to server %s (%s): is the bot in it?", guild_id, error.text or error.status)
+                continue
             logger.info("Synced %d commands to server %s", len(synced), guild_id)
 
     @property

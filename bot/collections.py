@@ -25,7 +25,6 @@ from pathlib import Path
 
 from index import Answer, ArticleIndex, ArticleIndexError
 
-from .questionlog import EVERYWHERE, StatsScope
 from .service import QuestionEncoder, QuestionService
 from .settings import Settings
 
@@ -63,11 +62,10 @@ def server_folders(servers_dir: Path, guild_id: int) -> CollectionFolders:
 
 @dataclass(frozen=True, slots=True)
 class Collection:
-    """One set of articles with its index, and whose questions its stats count."""
+    """One set of articles with its index."""
 
     guild_id: int | None  # the server it belongs to; None for the default collection
     service: QuestionService
-    stats_scope: StatsScope
 
     @property
     def index(self) -> ArticleIndex:
@@ -122,8 +120,8 @@ class CollectionRegistry:
             default_index, settings.articles_dir, settings.index_dir, settings.top_k, encoder=self.encoder,
             read_only=settings.index_read_only,
         )
-        # With collections per server the default one serves direct messages only, and so do its stats.
-        self.default = Collection(None, service, None if self.per_server else EVERYWHERE)
+        # With collections per server the default one serves direct messages only.
+        self.default = Collection(None, service)
         self.max_open = settings.server_collections_open
         self._servers: OrderedDict[int, Collection] = OrderedDict()  # least recently used first
         self._opening: dict[int, asyncio.Task[Collection]] = {}
@@ -163,7 +161,8 @@ class CollectionRegistry:
             await asyncio.gather(closing, return_exceptions=True)
         folders = server_folders(self.servers_dir, guild_id)
         embedder = await asyncio.to_thread(lambda: self._default_index.embedder)  # the one model, loaded once
-        await asyncio.to_thread(folders.articles_dir.mkdir, parents=True, exist_ok=True)
+        if not self.settings.index_read_only:  # (read-only: the folders may well be on a read-only mount)
+            await asyncio.to_thread(folders.articles_dir.mkdir, parents=True, exist_ok=True)
         # The default index's settings (min score, weights, quote limit), with the model already loaded.
         index = dataclasses.replace(self._default_index, embedder_source=embedder)
         service = QuestionService(
@@ -171,7 +170,7 @@ class CollectionRegistry:
             read_only=self.settings.index_read_only,
         )
         await service.open()
-        collection = Collection(guild_id, service, guild_id)
+        collection = Collection(guild_id, service)
         self._servers[guild_id] = collection
         logger.info("Opened %s: %d articles", collection.name, len(index.articles()))
         while len(self._servers) > self.max_open:

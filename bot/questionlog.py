@@ -26,7 +26,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -450,8 +450,16 @@ class QuestionLog:
 
     # -- reading ---------------------------------------------------------------------------------
     def _read(self, sql: str, parameters: Sequence = ()) -> list[tuple]:
+        return list(self._rows(sql, parameters))
+
+    def _rows(self, sql: str, parameters: Sequence = ()) -> Iterator[tuple]:
+        """The rows as they come (an export of a large log is never all in memory), holding the log meanwhile;
+        QuestionLogError if the database cannot be read (a damaged file, say)."""
         with self._lock:
-            return self._db().execute(sql, parameters).fetchall()
+            try:
+                yield from self._db().execute(sql, parameters)
+            except sqlite3.Error as error:
+                raise QuestionLogError(f"The question log at {self.path} cannot be read: {error}") from error
 
     def stats(self, latest: int = LATEST_UNANSWERED, scope: StatsScope = EVERYWHERE) -> Stats:
         """Counts of questions, answers and votes, and the latest unanswered questions (newest first), of the
@@ -490,19 +498,21 @@ class QuestionLog:
 
         Text cells are made spreadsheet-safe (``spreadsheet_safe``); ids and vote counts are written as numbers."""
         writer = start_export(out)
-        rows = self._read(
+        rows = self._rows(
             "SELECT q.id, q.asked_at, q.question, q.answered, q.top_article,"
             " coalesce(sum(v.helpful), 0), coalesce(sum(1 - v.helpful), 0), q.member, q.channel_kind, q.guild_id, q.asked_via"
             " FROM questions q LEFT JOIN votes v ON v.question_id = q.id"
             " GROUP BY q.id ORDER BY q.asked_at, q.id"
         )
+        written = 0
         for row in rows:
             answer_id, asked_at, question, answered, top_article, helpful, not_helpful, member, kind, guild_id, via = row
             cells = (answer_id, iso_time(asked_at), question, "yes" if answered else "no", top_article or "",
                      helpful, not_helpful, member, kind, guild_id or "", via)
             # Every text cell, not just the question: article ids come from file names moderators choose.
             writer.writerow([spreadsheet_safe(cell) if isinstance(cell, str) else cell for cell in cells])
-        return len(rows)
+            written += 1
+        return written
 
 
 T = TypeVar("T")

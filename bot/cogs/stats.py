@@ -69,10 +69,12 @@ class StatsCog(commands.Cog):
     @moderator_only()
     async def stats(self, interaction: discord.Interaction) -> None:
         await defer_thinking(interaction, ephemeral=True)
-        # Per server, only this server's questions, votes and index are shown.
+        # Only this server's questions and votes (in a DM, direct messages'), whether or not servers share one
+        # collection: a server's moderators never read what members asked elsewhere. (The whole log is the
+        # operator's: `article-bot stats`.)
         collection = await self.bot.collections.get(interaction.guild_id)
         try:
-            stats = await self.bot.question_log.stats(UNANSWERED_SHOWN, collection.stats_scope)
+            stats = await self.bot.question_log.stats(UNANSWERED_SHOWN, interaction.guild_id)
         except Exception as error:
             logger.warning("Could not read the question log: %s", error)
             embed = error_embed("The question log cannot be read right now; the details are in the bot's log.")

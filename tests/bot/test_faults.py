@@ -227,3 +227,12 @@ async def test_a_failed_reply_post_is_retried_with_the_same_nonce_and_posted_onc
     assert posts[0].json["nonce"] == posts[1].json["nonce"] and posts[1].json["enforce_nonce"] is True
     await asyncio.sleep(0.5)
     assert len(bot_messages_in(fake, channel)) == 1
+
+
+async def test_a_server_refusing_the_command_sync_does_not_keep_the_bot_from_the_others(start_bot, fake_discord, caplog):
+    left = fake_discord.add_guild("A server the bot has left")
+    fake_discord.fail_next("PUT", rf"/applications/\d+/guilds/{left.id}/commands$", status=403, count=1)
+    with caplog.at_level(logging.WARNING):
+        running = await start_bot(guild_ids=[left.id, fake_discord.guild.id])
+    assert f"Could not sync commands to server {left.id}" in caplog.text
+    assert "Ismail Haniyeh" in embed_text(await running.ask(TRUCE))  # synced to the other server, and answering

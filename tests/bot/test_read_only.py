@@ -143,6 +143,7 @@ async def test_server_members_are_told_the_operator_builds_the_index(fake_discor
     servers = await two_servers(fake_discord, start_bot, tmp_path, index_read_only=True)
     for text in (await servers.ask(servers.alpha, TIDES_QUESTION), embed_text(await servers.command(servers.alpha, "sources"))):
         assert NO_ARTICLES_YET in text and "operator" in text and "/article add" not in text  # which is refused here
+    assert not (tmp_path / "servers" / str(servers.alpha.id)).exists()  # nothing written (the mount may be read-only)
 
     failed = embed_text(await servers.command(servers.alpha, "reload"))
     assert "previous index is still serving" in failed and "article-bot index build" in failed

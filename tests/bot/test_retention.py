@@ -26,9 +26,9 @@ class Clock:
         return self.now
 
 
-def ask(log: QuestionLog, question: str, asked_at: float | None = None, answered: bool = True) -> int:
+def ask(log: QuestionLog, question: str, asked_at: float | None = None, answered: bool = True, guild_id: int = 42) -> int:
     return log.record_question(
-        question, member_id=ALICE, answered=answered, channel_kind=ChannelKind.GUILD, guild_id=42, asked_at=asked_at,
+        question, member_id=ALICE, answered=answered, channel_kind=ChannelKind.GUILD, guild_id=guild_id, asked_at=asked_at,
         passages=[QuotedPassage("a.md", "Intro", f"The quote for {question}")],
     )
 
@@ -109,7 +109,9 @@ async def test_the_running_bot_deletes_old_questions_as_time_passes(tmp_path):
         await background.close()
 
 
-def test_cli_stats_and_export_respect_the_setting(tmp_path, monkeypatch, capsys):
+def test_cli_stats_and_export_read_the_log_as_it_is_and_delete_nothing(tmp_path, monkeypatch, capsys):
+    """Deleting old questions is the bot's: a shell whose retention setting differs (the default 90 days, say,
+    beside a bot that keeps questions forever) must not delete them."""
     now = time.time()
     with QuestionLog(tmp_path / "data") as log:
         ask(log, "Asked 100 days ago", asked_at=now - 100 * DAY, answered=False)
@@ -118,18 +120,15 @@ def test_cli_stats_and_export_respect_the_setting(tmp_path, monkeypatch, capsys)
     monkeypatch.setenv("INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.chdir(tmp_path)
 
-    monkeypatch.setenv("QUESTION_LOG_RETENTION_DAYS", "0")
-    assert main(["export"]) == 0
-    assert [row["question"] for row in csv.DictReader(io.StringIO(capsys.readouterr().out))] == [
-        "Asked 100 days ago", "Asked 10 days ago"
-    ]
-
     monkeypatch.setenv("QUESTION_LOG_RETENTION_DAYS", "30")
     assert main(["stats"]) == 0
-    out = capsys.readouterr().out
-    assert "Questions: 1 asked, 1 answered (100%)" in out and "Asked 100 days ago" not in out
-    assert main(["export"]) == 0
-    assert [row["question"] for row in csv.DictReader(io.StringIO(capsys.readouterr().out))] == ["Asked 10 days ago"]
+    assert "Questions: 2 asked, 1 answered (50%)" in capsys.readouterr().out
+    assert main(["export", "--output", "questions.csv"]) == 0
+    with (tmp_path / "questions.csv").open(newline="", encoding="utf-8") as exported:
+        assert [row["question"] for row in csv.DictReader(exported)] == ["Asked 100 days ago", "Asked 10 days ago"]
+    assert (tmp_path / "questions.csv").stat().st_mode & 0o077 == 0  # members' words: the owner's alone
+    with QuestionLog(tmp_path / "data") as log:
+        assert log.stats().questions == 2  # nothing deleted
 
 
 def test_cli_explains_a_bad_setting(tmp_path, monkeypatch, capsys):
@@ -141,11 +140,12 @@ def test_cli_explains_a_bad_setting(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "data").exists()
 
 
-async def test_the_bot_starts_by_deleting_questions_past_the_default_retention(start_bot, tmp_path):
+async def test_the_bot_starts_by_deleting_questions_past_the_default_retention(start_bot, fake_discord, tmp_path):
     now = time.time()
+    server = fake_discord.guild.id
     with QuestionLog(tmp_path / "data") as log:  # the folder the test bot uses, as an earlier run left it
-        ask(log, "Asked before the retention period", asked_at=now - 365 * DAY, answered=False)
-        ask(log, "Asked last week", asked_at=now - 7 * DAY, answered=False)
+        ask(log, "Asked before the retention period", asked_at=now - 365 * DAY, answered=False, guild_id=server)
+        ask(log, "Asked last week", asked_at=now - 7 * DAY, answered=False, guild_id=server)
     running = await start_bot()  # QUESTION_LOG_RETENTION_DAYS not set
     reply = await (await running.fake.send_slash_command("stats", {}, user=running.fake.user)).wait_final(timeout=30)
     text = embed_text(reply)

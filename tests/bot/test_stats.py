@@ -34,16 +34,26 @@ async def test_stats_show_unanswered_questions_to_moderators_only(start_bot):
     await fake.send_message("What is the best pizza topping?", guild_id=None)
     await fake.wait_for_dm(fake.user, timeout=30)
 
+    knit = await running.fake.send_slash_command("ask", {"question": "How do I knit a scarf?"}, user=bob)
+    await knit.wait_final(timeout=30)
+    await running.bot.question_log.run(lambda: None)  # its log write is done
     reply = await stats_as(running, fake.user)  # alice owns the server
     assert reply.ephemeral
     text = embed_text(reply)
-    assert "3 asked" in text and "1 answered (33%)" in text
+    assert "3 asked" in text and "1 answered (33%)" in text  # this server's: not the direct message
     assert "0 helpful" in text and "0 not helpful" in text
     assert "1 articles" in text and "passages" in text and "updated <t:" in text
     unanswered = text.split("Latest unanswered questions", 1)[1]
-    assert unanswered.index("(DM) What is the best pizza topping?") < unanswered.index("How do I bake")  # newest first
+    assert unanswered.index("How do I knit a scarf?") < unanswered.index("How do I bake")  # newest first
     assert "How do I bake \\*sourdough\\* bread at home?" in unanswered  # members' Markdown is shown as typed
-    assert TRUCE not in unanswered
+    assert TRUCE not in unanswered and "pizza" not in unanswered
+
+    # Servers share the one collection here, but not their questions: another server's owner sees none of these.
+    mallory = fake.add_user("mallory")
+    other = fake.add_guild("Mallory's", owner=mallory)
+    elsewhere = await running.fake.send_slash_command("stats", {}, user=mallory, guild_id=other.id)
+    text = embed_text(await elsewhere.wait_final(timeout=60))
+    assert "0 asked" in text and "knit" not in text and "pizza" not in text
 
     carol = member(fake, "carol")
     with pytest.raises(PermissionError):  # Discord offers /stats only to members with Manage Server
