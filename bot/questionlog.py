@@ -46,6 +46,7 @@ SCHEMA_VERSION = 1
 LATEST_UNANSWERED = 10
 SECONDS_PER_DAY = 86_400
 PRUNE_EVERY_SECONDS = 3_600.0  # how often the running bot deletes questions past the retention period
+REOPEN_EVERY_SECONDS = 60.0  # how often the bot tries again to open a question log it could not open
 EXPORT_COLUMNS = (
     "answer_id",
     "time",
@@ -522,15 +523,19 @@ class BackgroundQuestionLog:
     """The bot's way to the question log: every call runs in one worker thread, in the order made, so the
     event loop never waits on the disk, and a vote is always written after the question it is about.
 
-    Opening can fail (a read-only data folder, a damaged database): the bot then answers as usual without
-    logging or feedback buttons, and says so in its log. While open, questions past the log's retention period
-    are deleted every ``prune_every`` seconds (in the same worker thread)."""
+    Opening can fail (a read-only data folder, a damaged database, another process holding it locked): the bot
+    then answers as usual without logging or feedback buttons, says so in its log, and tries again every
+    ``reopen_every`` seconds, so that a lock held for a while at start does not cost the whole run. While open,
+    questions past the log's retention period are deleted every ``prune_every`` seconds (in the same worker
+    thread)."""
 
-    def __init__(self, log: QuestionLog, prune_every: float = PRUNE_EVERY_SECONDS) -> None:
+    def __init__(self, log: QuestionLog, prune_every: float = PRUNE_EVERY_SECONDS, reopen_every: float = REOPEN_EVERY_SECONDS) -> None:
         self.log = log
         self.prune_every = prune_every
+        self.reopen_every = reopen_every
         self._executor: ThreadPoolExecutor | None = None
         self._pruning: asyncio.Task[None] | None = None
+        self._reopening: asyncio.Task[None] | None = None
         self.available = False
 
     async def run(self, function: Callable[..., T], *args, **kwargs) -> T:
@@ -545,17 +550,30 @@ class BackgroundQuestionLog:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="question-log")
         try:
-            await self.run(self.log.open)
-            await self.run(self.log.hash_member, 0)  # make (or read) the member-id key now, not mid-answer
+            await self._open_now()
         except (QuestionLogError, OSError) as error:
-            logger.warning("%s Questions and feedback will not be logged.", error)
-            self.available = False
-        else:
-            self.available = True
-            logger.info("Logging questions to %s", self.log.path)
-            if self.log.retention_days and self._pruning is None:
-                self._pruning = asyncio.create_task(self._prune_periodically(), name="question-log-pruning")
+            logger.warning(
+                "%s Questions and feedback will not be logged until it opens (tried again every %.0f s).", error, self.reopen_every
+            )
+            if self._reopening is None:
+                self._reopening = asyncio.create_task(self._reopen_until_open(), name="question-log-reopening")
         return self.available
+
+    async def _open_now(self) -> None:
+        await self.run(self.log.open)
+        await self.run(self.log.hash_member, 0)  # make (or read) the member-id key now, not mid-answer
+        self.available = True
+        logger.info("Logging questions to %s", self.log.path)
+        if self.log.retention_days and self._pruning is None:
+            self._pruning = asyncio.create_task(self._prune_periodically(), name="question-log-pruning")
+
+    async def _reopen_until_open(self) -> None:
+        while not self.available:
+            await asyncio.sleep(self.reopen_every)
+            try:
+                await self._open_now()
+            except (QuestionLogError, OSError) as error:
+                logger.debug("The question log still cannot be opened: %s", error)
 
     async def _prune_periodically(self) -> None:
         while True:
@@ -566,10 +584,11 @@ class BackgroundQuestionLog:
                 logger.warning("Could not delete old questions from the question log: %s", error)
 
     async def close(self) -> None:
-        pruning, self._pruning = self._pruning, None
-        if pruning is not None:
-            pruning.cancel()
-            await asyncio.gather(pruning, return_exceptions=True)
+        for task in (self._pruning, self._reopening):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._pruning = self._reopening = None
         executor, self._executor = self._executor, None
         if executor is None:
             return

@@ -1,6 +1,7 @@
 """The question log's storage: hashed members, one vote per member per answer, stats and export."""
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import hmac
@@ -174,3 +175,31 @@ async def test_in_the_bot_a_vote_waits_for_its_question(tmp_path):
         await background.close()
     await background.close()  # closing twice is harmless
     background.record_question_soon("After close", member_id=ALICE, answered=False, channel_kind="dm")  # ignored
+
+
+async def test_a_log_that_cannot_be_opened_at_start_is_tried_again_while_the_bot_runs(tmp_path, caplog):
+    log = QuestionLog(tmp_path / "data")
+    opening = log.open
+    attempts = []
+
+    def locked_at_first() -> QuestionLog:
+        attempts.append(1)
+        if len(attempts) < 3:  # another process holding the database for a while
+            raise QuestionLogError(f"The question log at {log.path} is unusable: database is locked")
+        return opening()
+
+    log.open = locked_at_first
+    background = BackgroundQuestionLog(log, reopen_every=0.05)
+    try:
+        assert not await background.open()
+        assert "will not be logged until it opens" in caplog.text
+        background.record_question_soon("Lost while closed", member_id=ALICE, answered=True, channel_kind="dm")
+        for _ in range(200):
+            if background.available:
+                break
+            await asyncio.sleep(0.05)
+        assert background.available and len(attempts) == 3
+        background.record_question_soon("Logged once open", member_id=ALICE, answered=True, channel_kind="dm")
+        assert (await background.stats()).questions == 1
+    finally:
+        await background.close()
