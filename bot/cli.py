@@ -86,8 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     stats = commands.add_parser(
         "stats",
         help="questions asked and answered, feedback, and the index (from the bot's log)",
-        description="Questions asked and answered, feedback, and the index, from the bot's question log. "
-        "Questions older than QUESTION_LOG_RETENTION_DAYS are deleted from the log first.",
+        description="Questions asked and answered, feedback, and the index, from the bot's question log, read as it "
+        "is (the bot deletes questions past its QUESTION_LOG_RETENTION_DAYS; this command deletes nothing).",
     )
     stats.add_argument("--data", type=Path, help="data folder holding the question log (default: DATA_DIR, else data/)")
     stats.add_argument("--index", type=Path, help="index folder (default: INDEX_DIR, else data/index)")
@@ -96,13 +96,17 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser(
         "export",
         help="write the question log as CSV",
-        description="Write the question log as CSV, one row per question, oldest first. Questions older than "
-        "QUESTION_LOG_RETENTION_DAYS are deleted from the log first. Safe to open in a spreadsheet: text cells are "
+        description="Write the question log as CSV, one row per question, oldest first (the log as it is: this "
+        "command deletes nothing). Safe to open in a spreadsheet: text cells are "
         "quoted, and a cell that would start a formula (=, +, -, @, a tab or line break) gets a leading ' so it "
         "shows as text; a text cell starting with ' always had one added. Ids and vote counts are plain numbers.",
     )
     export.add_argument("--data", type=Path, help="data folder holding the question log (default: DATA_DIR, else data/)")
     export.add_argument("--output", "-o", type=Path, help="CSV file to write (default: standard output)")
+    export.add_argument(
+        "--server", type=_server_id, metavar="SERVER_ID",
+        help="only the questions asked in this server, to hand one server its own",
+    )
     return parser
 
 
@@ -291,7 +295,7 @@ def _export(options: argparse.Namespace, settings: Settings, out: TextIO) -> int
     try:
         log = _existing_log(options.data or settings.data_dir, settings)
         if options.output is None:
-            _write_export(log, out)
+            _write_export(log, out, options.server)
             return 0
         rows = 0
 
@@ -300,7 +304,7 @@ def _export(options: argparse.Namespace, settings: Settings, out: TextIO) -> int
             # members' questions: readable by this user only, as the log itself is (whatever the umask)
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with open(descriptor, "w", encoding="utf-8", newline="") as handle:
-                rows = _write_export(log, handle)
+                rows = _write_export(log, handle, options.server)
 
         replace_atomically(options.output, write)  # a failed export leaves an earlier file as it was
     except QuestionLogError as error:
@@ -313,12 +317,12 @@ def _export(options: argparse.Namespace, settings: Settings, out: TextIO) -> int
     return 0
 
 
-def _write_export(log: QuestionLog | None, out: TextIO) -> int:
+def _write_export(log: QuestionLog | None, out: TextIO, server: int | None = None) -> int:
     if log is None:
         start_export(out)  # the header alone
         return 0
     with log:
-        return log.export_csv(out)
+        return log.export_csv(out, EVERYWHERE if server is None else server)
 
 
 def _run(settings: Settings) -> int:
@@ -330,7 +334,7 @@ def _run(settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     options = parser.parse_args(argv)
-    if getattr(options, "server", None) is not None and (getattr(options, "articles", None) or options.index):
+    if getattr(options, "server", None) is not None and (getattr(options, "articles", None) or getattr(options, "index", None)):
         parser.error("--server works on that server's own folders; leave out --articles and --index")
     try:
         settings = Settings()
@@ -348,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = unknown_settings()
     if unknown:
         print(f"note: ignoring unknown settings in .env: {', '.join(unknown)}.", file=sys.stderr)
-    if getattr(options, "server", None) is not None and not settings.server_collections:
+    if getattr(options, "server", None) is not None and not settings.server_collections and options.command in ("ask", "index"):
         print("note: SERVER_COLLECTIONS is off, so the bot does not answer from server collections yet.", file=sys.stderr)
     logging.basicConfig(
         level=settings.log_level if options.command == "run" else logging.WARNING,

@@ -465,8 +465,7 @@ class QuestionLog:
     def stats(self, latest: int = LATEST_UNANSWERED, scope: StatsScope = EVERYWHERE) -> Stats:
         """Counts of questions, answers and votes, and the latest unanswered questions (newest first), of the
         questions in ``scope``: every question, one server's (its id) or the direct messages' (None)."""
-        # "guild_id IS ?" matches NULL (a DM) as well as a server id; "1 = 1" keeps every question.
-        where, parameters = ("1 = 1", ()) if scope is EVERYWHERE else ("guild_id IS ?", (scope,))
+        where, parameters = _scope_filter(scope)
         ((questions, answered),) = self._read(f"SELECT count(*), coalesce(sum(answered), 0) FROM questions WHERE {where}", parameters)
         ((helpful, not_helpful),) = self._read(
             "SELECT coalesce(sum(helpful), 0), coalesce(sum(1 - helpful), 0) FROM votes"
@@ -494,16 +493,19 @@ class QuestionLog:
         )
         return helpful, not_helpful
 
-    def export_csv(self, out: TextIO) -> int:
-        """Write the whole log as CSV (a header, then one row per question, oldest first); returns the rows written.
+    def export_csv(self, out: TextIO, scope: StatsScope = EVERYWHERE) -> int:
+        """Write the log as CSV (a header, then one row per question in ``scope``, as for ``stats``, oldest first);
+        returns the rows written.
 
         Text cells are made spreadsheet-safe (``spreadsheet_safe``); ids and vote counts are written as numbers."""
         writer = start_export(out)
+        where, parameters = _scope_filter(scope, "q.")
         rows = self._rows(
             "SELECT q.id, q.asked_at, q.question, q.answered, q.top_article,"
             " coalesce(sum(v.helpful), 0), coalesce(sum(1 - v.helpful), 0), q.member, q.channel_kind, q.guild_id, q.asked_via"
-            " FROM questions q LEFT JOIN votes v ON v.question_id = q.id"
-            " GROUP BY q.id ORDER BY q.asked_at, q.id"
+            f" FROM questions q LEFT JOIN votes v ON v.question_id = q.id WHERE {where}"
+            " GROUP BY q.id ORDER BY q.asked_at, q.id",
+            parameters,
         )
         written = 0
         for row in rows:
@@ -514,6 +516,12 @@ class QuestionLog:
             writer.writerow([spreadsheet_safe(cell) if isinstance(cell, str) else cell for cell in cells])
             written += 1
         return written
+
+
+def _scope_filter(scope: StatsScope, table: str = "") -> tuple[str, tuple]:
+    """The SQL condition (and its parameters) for the questions of ``scope``."""
+    # "guild_id IS ?" matches NULL (a DM) as well as a server id; "1 = 1" keeps every question.
+    return ("1 = 1", ()) if scope is EVERYWHERE else (f"{table}guild_id IS ?", (scope,))
 
 
 T = TypeVar("T")

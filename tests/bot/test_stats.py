@@ -9,7 +9,7 @@ import pytest
 from botkit import TRUCE, embed_text
 
 from bot.cli import main
-from bot.questionlog import EXPORT_COLUMNS
+from bot.questionlog import EXPORT_COLUMNS, QuestionLog
 
 OFF_TOPIC = "How do I bake *sourdough* bread at home?"
 
@@ -127,4 +127,16 @@ def test_a_failed_export_leaves_an_earlier_file_as_it_was(tmp_path, monkeypatch,
     assert "unusable" in capsys.readouterr().err
     assert (tmp_path / "last-week.csv").read_text() == "question\nkept\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "last-week.csv"]  # no temporary file left
+
+
+def test_export_of_one_server_holds_its_questions_only(tmp_path, monkeypatch, capsys):
+    with QuestionLog(tmp_path / "data") as log:
+        for question, guild in (("Asked in one", 111), ("Asked in another", 222), ("Asked in a DM", None)):
+            log.record_question(question, member_id=1, answered=True, channel_kind="guild" if guild else "dm", guild_id=guild)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "--server", "111"]) == 0
+    assert [row["question"] for row in csv.DictReader(io.StringIO(capsys.readouterr().out))] == ["Asked in one"]
+    assert main(["export"]) == 0
+    assert len(list(csv.DictReader(io.StringIO(capsys.readouterr().out)))) == 3
 
