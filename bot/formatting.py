@@ -88,7 +88,8 @@ def shown_link(url: str | None) -> str | None:
         return None
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return None
-    return url.translate(_LINK_ESCAPES)
+    link = url.translate(_LINK_ESCAPES)
+    return link if len(link) <= LINK_LIMIT else None  # (encoding makes a character three)
 
 
 def _source_line(result: SearchResult) -> str:

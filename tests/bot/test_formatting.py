@@ -88,6 +88,10 @@ def test_only_web_links_are_shown_and_none_can_smuggle_markdown():
         for text in shown(hostile):
             assert "evil" not in text and "javascript" not in text and "ftp:" not in text, (hostile, text)
         assert "`articles/a.txt`" in shown(hostile)[0] and shown(hostile)[2] == "`a.txt`"
+    # a link that fits only before its Markdown characters are encoded (each becomes three) is not shown as a link
+    encoded_too_long = "https://example.com/" + "(" * 200
+    linked, _, _ = shown(encoded_too_long)
+    assert "%28" not in linked and len(linked) <= FIELD_VALUE_LIMIT
 
 
 def test_markdown_in_quotes_is_shown_literally():
