@@ -261,7 +261,7 @@ def stats_text(stats: Stats, index: IndexSize | str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _existing_log(data_dir: Path, settings: Settings) -> QuestionLog | None:
+def _existing_log(data_dir: Path) -> QuestionLog | None:
     """The bot's question log, if it has made one. Read as it is: deleting old questions is left to the bot,
     whose retention setting may not be this shell's (one that keeps them forever must not lose them here)."""
     log = QuestionLog(data_dir, retention_days=0)
@@ -273,7 +273,7 @@ def _existing_log(data_dir: Path, settings: Settings) -> QuestionLog | None:
 
 def _stats(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     try:
-        log = _existing_log(options.data or settings.data_dir, settings)
+        log = _existing_log(options.data or settings.data_dir)
         if log is None:
             stats = EMPTY_STATS
         else:
@@ -293,7 +293,7 @@ def _stats(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 def _export(options: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     try:
-        log = _existing_log(options.data or settings.data_dir, settings)
+        log = _existing_log(options.data or settings.data_dir)
         if options.output is None:
             _write_export(log, out, options.server)
             return 0

@@ -32,14 +32,10 @@ logger = logging.getLogger(__name__)
 
 ARTICLES_FOLDER = "articles"
 INDEX_FOLDER = "index"
-NO_SERVER_ARTICLES = (
-    "This server has no articles yet, so I have nothing to quote. Moderators can add some with `/article add`."
-)
+_NO_ARTICLES_YET = "This server has no articles yet, so I have nothing to quote."
+NO_SERVER_ARTICLES = f"{_NO_ARTICLES_YET} Moderators can add some with `/article add`."
 # INDEX_READ_ONLY: /article add is refused, as only the operator builds the index.
-NO_SERVER_ARTICLES_READ_ONLY = (
-    "This server has no articles yet, so I have nothing to quote. The bot's operator builds its index; "
-    "ask them to add articles."
-)
+NO_SERVER_ARTICLES_READ_ONLY = f"{_NO_ARTICLES_YET} The bot's operator builds its index; ask them to add articles."
 # How a server's folders are shown to its moderators: never the server's absolute paths.
 SERVERS_DIR_SHOWN = "SERVER_COLLECTIONS_DIR"
 

@@ -66,17 +66,14 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "embedding_model", "embedding_threads", "model_cache_dir", "shard_count", "server_collections_dir", mode="before"
+        "articles_dir", "index_dir", "data_dir", "embedding_model", "embedding_threads", "model_cache_dir", "shard_count",
+        "server_collections_dir", mode="before",
     )
     @classmethod
-    def _empty_is_default(cls, value: object) -> object:
-        return None if value in ("", None) else value
-
-    @field_validator("articles_dir", "index_dir", "data_dir", mode="before")
-    @classmethod
-    def _empty_folder_is_default(cls, value: object, info: ValidationInfo) -> object:
-        # An empty value (a blank line of .env.example kept) would otherwise be the working folder itself.
-        if isinstance(value, str) and not value.strip():
+    def _empty_is_default(cls, value: object, info: ValidationInfo) -> object:
+        # An empty value (a blank line of .env.example kept) is the default: an empty folder would otherwise be
+        # the working folder itself.
+        if value is None or (isinstance(value, str) and not value.strip()):
             return cls.model_fields[info.field_name].default
         return value
 

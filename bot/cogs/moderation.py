@@ -27,8 +27,6 @@ from ..privacy import hashed_user
 from ..respond import AUTOCOMPLETE_SECONDS, collection_for, defer_thinking, send_or_edit
 
 if TYPE_CHECKING:
-    from index.snapshot import IndexSnapshot
-
     from ..client import ArticleBot
     from ..collections import Collection
 
@@ -110,7 +108,6 @@ class ModerationCog(commands.Cog):
         saved = await asyncio.to_thread(
             save_article, collection.articles_dir, name, data, settings.upload_max_bytes, replace, taken_advice=taken_advice
         )
-        serving = collection.index.snapshot
         try:
             report = await collection.service.reload_after_change()
             summary = next((s for s in collection.index.summaries() if s.id == saved.article.id), None)
@@ -119,27 +116,21 @@ class ModerationCog(commands.Cog):
                 raise ArticleRejected("; ".join(reasons) or "the reload did not index it")
         except Exception as error:
             reason = self._why(error, f"Indexing the added article {saved.path.name}")
-            raise ArticleRejected(await self._undo_add(collection, saved, serving, reason)) from None
+            raise ArticleRejected(await self._undo_add(collection, saved, reason)) from None
         logger.info("Article %s added to %s by %s", saved.path.name, collection.name, self._who(interaction))
         verb = "Replaced" if saved.replaced else "Added"
         await interaction.edit_original_response(embed=article_embed(summary, f"{verb} {saved.path.name}: it can be asked about now"))
 
-    async def _undo_add(self, collection: Collection, saved: SavedArticle, serving: IndexSnapshot | None, reason: str) -> str:
+    async def _undo_add(self, collection: Collection, saved: SavedArticle, reason: str) -> str:
         """Put the articles folder back as it was before a save whose indexing failed (no file left behind
-        that nobody can see or remove, no replaced text lost), and the index too if the failed reload got as
-        far as serving the new one; returns what the moderator is told."""
+        that nobody can see or remove, no replaced text lost); returns what the moderator is told. (The index
+        needs nothing: a reload that fails, saving included, leaves the one serving before it.)"""
         what = f"{saved.path.name} was not {'replaced' if saved.replaced else 'added'} ({reason.rstrip('.')})"
         try:
             await asyncio.to_thread(undo_save, saved)
         except OSError as error:
             logger.error("Could not undo saving %s in %s: %s", saved.path, collection.name, error)
             return f"{what}, and its file could not be put back as it was: please tell the bot's operator."
-        if collection.index.snapshot is not serving:  # e.g. indexed, but the index could not be saved
-            try:
-                # allow_empty: the collection may well have been empty before this article came
-                await collection.service.reload_after_change(allow_empty=True)
-            except Exception:
-                logger.warning("Could not reload %s after undoing %s", collection.name, saved.path.name, exc_info=True)
         return f"{what}; the articles folder is as it was."
 
     @article.command(name="remove", description="Remove an article; it stops being quoted at once.")

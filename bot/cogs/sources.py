@@ -1,7 +1,6 @@
 """/sources: what is indexed, paged with buttons."""
 from __future__ import annotations
 
-import logging
 import re
 from typing import TYPE_CHECKING
 
@@ -14,8 +13,6 @@ from ..respond import QUICK_REPLY_SECONDS, collection_for, send_or_edit
 
 if TYPE_CHECKING:
     from ..client import ArticleBot
-
-logger = logging.getLogger(__name__)
 
 
 class PageButton(
