@@ -5,6 +5,7 @@ import logging
 import os
 import threading
 from abc import ABC, abstractmethod
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,9 @@ logger = logging.getLogger(__name__)
 PACKAGED_MODEL_ID = "all-MiniLM-L6-v2"
 # ONNX texts encoded at once when threads are not given: one per core, at most this many.
 MAX_AUTO_WORKERS = 4
+# At most this many questions arriving together are run at once (OnnxEmbedder.encode_each): on this CPU
+# groups of 4-8 cost each a third less than a run of its own, and 32 (more padding) as much.
+QUESTION_GROUP = 8
 
 T = TypeVar("T")
 
@@ -35,8 +39,9 @@ def packaged_model_path() -> Path:
 # Backends whose vectors differ measurably from the fp32 model's get their own id, so an index built with one is
 # never silently extended or searched with vectors of another (the store refuses it and it is rebuilt).
 # fp32 ONNX matches sentence-transformers to ~1e-7 cosine and shares its id; int8 moves vectors by up to
-# ~0.02 cosine and changes the top passage for several percent of questions.
-MODEL_ID_SUFFIXES = {"torch": "", "onnx": "", "onnx-int8": "+int8"}
+# ~0.005 cosine, enough to change the top passage for some questions. (Indexes saved with "+int8" came from an
+# earlier int8 model whose vectors differ again: they are rebuilt.)
+MODEL_ID_SUFFIXES = {"torch": "", "onnx": "", "onnx-int8": "+int8-per-token"}
 
 
 def model_id_for(model_path: Path | None, backend: str = "torch") -> str:
@@ -162,16 +167,17 @@ class OnnxEmbedder(Embedder):
     Same math as sentence-transformers: the model's tokenizer truncating at its max_seq_length, the
     transformer, mean pooling over the attention mask, L2 normalization (fp32 vectors match to ~1e-7).
 
-    Each text is run on its own, so nothing is padded. On this CPU that built passages 1.5-2x faster than
-    padded batches of 8-32 (questions: within 15%), and it keeps int8 vectors independent of which other
-    texts shared a batch (dynamic quantization scales activations over the whole input), so a question's
-    vector is the same whether it was encoded alone or batched with others.
+    Texts of an index build are run one at a time, so nothing is padded: on this CPU that built passages
+    faster than padded batches (by 1.5-2x for batches of 8-32). Questions that arrive together
+    (``encode_each``) are run in groups of similar length, which costs each about a third less than a run of
+    its own; a vector does not depend on what shared its run (the int8 model quantizes each token on its
+    own: onnx_model._quantize_int8).
 
-    ``threads`` is how many texts are encoded at once when there are several (an index build); each run
-    uses one thread. Texts in parallel have no barriers between them, so they scale with free cores (2x on
-    two idle cores) and lose nothing when the machine is busy, whereas onnxruntime's intra-op threads were
-    1.4-5x slower than one thread on a busy two-core machine. None means one per core (at most 4); a
-    single question always runs on one thread."""
+    ``threads`` is how many runs go at once when there are several; each run uses one thread. Runs in
+    parallel have no barriers between them, so they scale with free cores (2x on two idle cores) and lose
+    nothing when the machine is busy, whereas onnxruntime's intra-op threads were 1.4-5x slower than one
+    thread on a busy two-core machine. None means one per core (at most 4); a single question always runs
+    on one thread."""
 
     backend = "onnx"
     variant = FP32
@@ -217,25 +223,23 @@ class OnnxEmbedder(Embedder):
     def dimension(self) -> int:
         return self._dimension
 
-    def _embed(self, encoding) -> np.ndarray:
-        """The pooled (not yet normalized) vector of one tokenized text."""
-        ids = np.asarray(encoding.ids, dtype=np.int64)[None, :]
-        mask = np.asarray(encoding.attention_mask, dtype=np.int64)[None, :]
-        feed = {
-            "input_ids": ids,
-            "attention_mask": mask,
-            "token_type_ids": np.asarray(encoding.type_ids, dtype=np.int64)[None, :],
-        }
-        hidden = self._session.run(None, {name: feed[name] for name in self._input_names})[0][0]
+    def _vectors(self, encodings: Sequence) -> np.ndarray:
+        """Unit vectors of tokenized texts run together, padded to the longest."""
+        length = max(len(encoding.ids) for encoding in encodings)
+        ids = np.zeros((len(encodings), length), dtype=np.int64)
+        mask, types = np.zeros_like(ids), np.zeros_like(ids)
+        for row, encoding in enumerate(encodings):
+            size = len(encoding.ids)
+            ids[row, :size], mask[row, :size], types[row, :size] = encoding.ids, encoding.attention_mask, encoding.type_ids
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        hidden = self._session.run(None, {name: feed[name] for name in self._input_names})[0]
         if self._pooling == "cls":
-            return hidden[0]
-        weights = mask[0, :, None].astype(np.float32)
-        return (hidden * weights).sum(axis=0) / max(float(weights.sum()), 1e-9)
-
-    def _unit(self, encoding) -> np.ndarray:
-        """The vector of one tokenized text, of unit length."""
-        vector = self._embed(encoding)
-        return vector / max(float(np.sqrt(vector.dot(vector))), 1e-12)
+            pooled = hidden[:, 0]
+        else:
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.sqrt(np.einsum("ij,ij->i", pooled, pooled))[:, None]
+        return pooled / np.maximum(norms, 1e-12)
 
     def _in_workers(self, workers: int, work: Callable[[int], T]) -> list[T]:
         """``work(k)`` for k in range(workers), in the worker threads (on this one if one will do)."""
@@ -249,28 +253,67 @@ class OnnxEmbedder(Embedder):
         encodings = self._run_tokenizer.encode_batch(texts)
         workers = min(self.workers, len(encodings))
         # worker k takes texts k, k + workers, ...: they come sorted by length (encode), so the shares are even
-        shares = self._in_workers(workers, lambda k: [self._unit(e) for e in encodings[k::workers]])
+        shares = self._in_workers(workers, lambda k: [self._vectors([e])[0] for e in encodings[k::workers]])
         return np.asarray([shares[i % workers][i // workers] for i in range(len(encodings))], dtype=np.float32)
 
     def encode_each(self, texts: Sequence[str], then: Callable[[int, np.ndarray], None]) -> None:
-        """Encode each text and call ``then(position, vector)`` as soon as its vector is ready, in the thread
-        that encoded it: with several workers, one text's follow-up (a search) runs while the others encode.
-        ``then`` must not encode (the model is held meanwhile)."""
+        """Encode each text and call ``then(position, vector)`` once its vector is ready, in a worker thread.
+
+        The workers take the texts shortest first, in groups run together (``group_size``), and share the
+        follow-ups (searches): one worker at a time runs those that are ready, the others encode meanwhile.
+        Follow-ups hold the GIL, so two at once only slowed each other, and workers that each encoded and then
+        followed up their own texts did so in step, leaving a core idle half of the time. ``then`` must not
+        encode (the model is held meanwhile)."""
         if not texts:
             return
         with self._lock:
             encodings = self._run_tokenizer.encode_batch(list(texts))
+            waiting = deque(sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids)))
+            taking = threading.Lock()
+            ready: deque[tuple[int, np.ndarray]] = deque()  # vectors whose follow-up is still to run
+            following = threading.Lock()  # held by the worker running follow-ups
             workers = min(self.workers, len(encodings))
 
-            def work(k: int) -> None:
-                for position in range(k, len(encodings), workers):
-                    then(position, self._unit(encodings[position]))
+            def next_group() -> list[int]:
+                with taking:
+                    return [waiting.popleft() for _ in range(group_size(len(waiting), workers))]
+
+            def follow_up() -> None:
+                while ready:
+                    try:
+                        position, vector = ready.popleft()
+                    except IndexError:  # another worker took the last one
+                        return
+                    then(position, vector)
+
+            def work(_: int) -> None:
+                while waiting or ready:
+                    if ready and following.acquire(blocking=False):
+                        try:
+                            follow_up()
+                        finally:
+                            following.release()
+                        continue
+                    group = next_group()
+                    if group:
+                        ready.extend(zip(group, self._vectors([encodings[i] for i in group])))
+                    else:  # nothing left to encode: wait for the turn to follow up
+                        with following:
+                            follow_up()
 
             self._in_workers(workers, work)
 
 
+def group_size(remaining: int, workers: int, largest: int = QUESTION_GROUP) -> int:
+    """How many of the ``remaining`` texts a worker of ``encode_each`` runs together next: a share of what is
+    left, so that groups shrink as the texts run out (the workers finish together, and the last follow-ups
+    wait on a short run), and two texts on two workers run apart; at most ``largest``."""
+    return min(largest, -(-remaining // (2 * workers)))
+
+
 class OnnxInt8Embedder(OnnxEmbedder):
-    """The ONNX model with int8 weights (dynamic quantization, per output channel), quantized once and cached."""
+    """The ONNX model with int8 weights (per output channel) and activations (per token), quantized once and
+    cached (onnx_model._quantize_int8)."""
 
     backend = "onnx-int8"
     variant = INT8

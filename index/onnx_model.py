@@ -8,7 +8,7 @@ Cache layout (``cache_dir`` is ``data/models`` by default)::
     <cache_dir>/<model id>-<first 16 hex digits of the model files' hash>-v<EXPORT_VERSION>/
         model.onnx            fp32 export of the transformer (token embeddings out; pooling is done in numpy)
         model.onnx.sha256     its checksum, written after it
-        model-int8.onnx       the same with dynamically quantized int8 weights (per output channel)
+        model-int8.onnx       the same with int8 weights (per output channel) and activations (per token)
         model-int8.onnx.sha256
     <cache_dir>/fingerprints.json   each model folder's hash, remembered against its files' sizes and times
 
@@ -38,7 +38,7 @@ INT8 = "int8"
 _FILE_NAMES = {FP32: "model.onnx", INT8: "model-int8.onnx"}
 _SIDECAR = ".sha256"
 # Bump when the way a file is produced changes, so caches made the old way are not reused.
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 OPSET = 17
 _FINGERPRINTS = "fingerprints.json"
 
@@ -231,25 +231,80 @@ def _export_fp32(model_path: Path, config: ModelConfig, target: Path) -> None:
 
 
 def _quantize_int8(source: Path, target: Path) -> None:
-    """Dynamic int8 quantization: int8 weights per output channel; activations quantized at run time.
+    """int8 weights per output channel, and each token's activations quantized on its own at run time.
 
-    Only matrix products with a constant weight are quantized (not attention's query-key products), and
-    per-channel scales keep the cosine to the fp32 vectors above 0.98 (per-tensor scales: 0.83)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    Every matrix product with a constant weight (not attention's query-key products) becomes a uint8 x int8
+    product (onnxruntime's MatMulIntegerToFloat) whose input is quantized token by token, symmetrically, from
+    the token's largest magnitude. onnxruntime's own dynamic quantization scales a whole input at once, so a
+    question's vector moved with whatever was padded into its batch (the top quote changed for 1.6% of SQuAD
+    questions). Token by token, a text's vector is exactly the same alone or in any batch, so questions that
+    arrive together are run together, which costs each about a third less; and the vectors are nearer fp32
+    (cosine at least 0.995 on SQuAD questions, against 0.989), for a single text's run about 10% slower."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
 
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # the quantizer logs a line per tensor to the root logger
-    try:
-        quantize_dynamic(
-            str(source),
-            str(target),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            extra_options={"MatMulConstBOnly": True},
-        )
-    finally:
-        root.setLevel(level)
+    model = onnx.load(str(source))
+    graph = model.graph
+    weights = {tensor.name: tensor for tensor in graph.initializer}
+    constants = {"q/127": 127.0, "q/1_127": 1 / 127, "q/tiny": 1e-12, "q/shift": 128.5, "q/one": 1.0}
+    added = [numpy_helper.from_array(np.array(value, dtype=np.float32), name) for name, value in constants.items()]
+    added.append(numpy_helper.from_array(np.array(128, dtype=np.uint8), "q/zero_point"))
+    nodes: list = []
+    codes_of: dict[str, tuple[str, str]] = {}  # activation -> its uint8 codes and each token's scale
+    weight_codes: dict[str, tuple[str, str]] = {}  # weight -> its int8 codes and each output channel's scale
+
+    def token_codes(name: str) -> tuple[str, str]:
+        # made once per activation, however many products read it (a layer's query, key and value)
+        if name not in codes_of:
+            p = f"{name}/per_token"
+            nodes.extend([
+                helper.make_node("Abs", [name], [f"{p}/abs"]),
+                # (axes as an attribute: OPSET 17)
+                helper.make_node("ReduceMax", [f"{p}/abs"], [f"{p}/max"], axes=[-1], keepdims=1),
+                helper.make_node("Max", [f"{p}/max", "q/tiny"], [f"{p}/range"]),  # an all-zero token
+                helper.make_node("Mul", [f"{p}/range", "q/1_127"], [f"{p}/scale"]),
+                helper.make_node("Div", ["q/127", f"{p}/range"], [f"{p}/inverse"]),
+                helper.make_node("Mul", [name, f"{p}/inverse"], [f"{p}/scaled"]),  # within [-127, 127]
+                # + 128.5, then the cast truncates: the nearest code, 1..255, around the zero point 128
+                helper.make_node("Add", [f"{p}/scaled", "q/shift"], [f"{p}/shifted"]),
+                helper.make_node("Cast", [f"{p}/shifted"], [f"{p}/codes"], to=TensorProto.UINT8),
+            ])
+            codes_of[name] = (f"{p}/codes", f"{p}/scale")
+        return codes_of[name]
+
+    def channel_codes(name: str) -> tuple[str, str]:
+        if name not in weight_codes:
+            weight = numpy_helper.to_array(weights[name]).astype(np.float32)
+            largest = np.abs(weight).max(axis=0)
+            scale = np.where(largest > 0, largest / 127, 1.0).astype(np.float32)
+            codes = np.clip(np.round(weight / scale), -127, 127).astype(np.int8)
+            added.extend([numpy_helper.from_array(codes, f"{name}/codes"), numpy_helper.from_array(scale, f"{name}/scale")])
+            weight_codes[name] = (f"{name}/codes", f"{name}/scale")
+        return weight_codes[name]
+
+    for node in graph.node:
+        weight = weights.get(node.input[1]) if node.op_type == "MatMul" else None
+        if weight is None or len(weight.dims) != 2 or weight.data_type != TensorProto.FLOAT:
+            nodes.append(node)
+            continue
+        codes, token_scale = token_codes(node.input[0])
+        weight_name, channel_scale = channel_codes(node.input[1])
+        product = f"{node.output[0]}/unscaled"
+        nodes.append(helper.make_node(
+            "MatMulIntegerToFloat", [codes, weight_name, "q/one", channel_scale, "q/zero_point"], [product],
+            domain="com.microsoft",
+        ))
+        nodes.append(helper.make_node("Mul", [product, token_scale], [node.output[0]]))
+    used = {name for node in nodes for name in node.input}
+    kept = [tensor for tensor in graph.initializer if tensor.name in used]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    del graph.initializer[:]
+    graph.initializer.extend(kept + added)
+    if not any(opset.domain == "com.microsoft" for opset in model.opset_import):
+        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    onnx.save(model, str(target))
 
 
 def ensure_model(model_path: Path, model_id: str, variant: str, cache_dir: Path, *, rebuild: bool = False) -> Path:

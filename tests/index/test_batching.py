@@ -31,7 +31,7 @@ async def test_concurrent_questions_each_get_their_own_vector(int8_embedder, sam
     assert batcher.batches < len(questions)  # they were batched
     for question, vector, expected in zip(questions, vectors, alone):
         assert vector.shape == (384,)
-        assert np.allclose(vector, expected, atol=1e-6), question
+        assert np.array_equal(vector, expected), question  # the same as asked alone
     # and nobody got someone else's row
     assert [int(np.argmax(alone @ v)) for v in vectors] == list(range(len(questions)))
 
@@ -53,7 +53,7 @@ async def test_follow_ups_run_on_each_questions_own_vector_in_the_encoding_threa
     assert batcher.batches < len(questions)
     assert [question for question, _, _ in results] == questions
     for (question, vector, _), expected in zip(results, alone):
-        assert np.allclose(vector, expected, atol=1e-6), question
+        assert np.array_equal(vector, expected), question
     threads = {thread for _, _, thread in results}
     assert main_thread not in threads and len(threads) >= 2  # both workers answered, off the event loop
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from index import onnx_model
-from index.embedding import EmbedderSpec, OnnxEmbedder, OnnxInt8Embedder, load_embedder, model_id_for
+from index.embedding import EmbedderSpec, OnnxEmbedder, OnnxInt8Embedder, group_size, load_embedder, model_id_for
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,6 +90,28 @@ def test_int8_vectors_do_not_depend_on_batch_companions(int8_embedder, sample_te
     assert np.array_equal(together, alone)
 
 
+def test_questions_run_together_get_the_vectors_they_get_alone(int8_embedder, sample_texts):
+    """Questions arriving together are run in padded groups; each token's activations are quantized on their
+    own, so no vector depends on what shared its run (with onnxruntime's whole-input scales, several did)."""
+    texts = [*sample_texts[1][:12], "Who?", "Which organizations have been engaged in mediation efforts since May?"]
+    assert len(set(int8_embedder.count_tokens(texts))) > 5  # groups mix lengths: padding
+    together: dict[int, np.ndarray] = {}
+    int8_embedder.encode_each(texts, lambda position, vector: together.__setitem__(position, vector.copy()))
+    alone = np.vstack([int8_embedder.encode([text]) for text in texts])
+    assert sorted(together) == list(range(len(texts)))
+    assert np.array_equal(np.vstack([together[i] for i in range(len(texts))]), alone)
+
+
+def test_groups_shrink_as_the_questions_run_out():
+    sizes, remaining = [], 32
+    while remaining:
+        sizes.append(group_size(remaining, workers=2, largest=8))
+        remaining -= sizes[-1]
+    assert sizes == [8, 6, 5, 4, 3, 2, 1, 1, 1, 1]
+    assert [group_size(2, workers=2), group_size(1, workers=2)] == [1, 1]  # two questions, two cores: apart
+    assert group_size(5, workers=1, largest=8) == 3
+
+
 def test_texts_encoded_in_parallel_match_one_at_a_time(onnx_cache, sample_texts):
     texts = sample_texts[0] + sample_texts[1]
     one = OnnxInt8Embedder(threads=1, cache_dir=onnx_cache)
@@ -100,12 +122,12 @@ def test_texts_encoded_in_parallel_match_one_at_a_time(onnx_cache, sample_texts)
 
 def test_model_ids_keep_different_vectors_apart(backends, onnx_cache):
     assert backends["torch"].model_id == backends["onnx"].model_id == "all-MiniLM-L6-v2"
-    assert backends["onnx-int8"].model_id == "all-MiniLM-L6-v2+int8"
+    assert backends["onnx-int8"].model_id == "all-MiniLM-L6-v2+int8-per-token"
     for backend in ("torch", "onnx", "onnx-int8"):
         assert EmbedderSpec(backend, cache_dir=onnx_cache).model_id == backends[backend].model_id
     assert model_id_for(None) == "all-MiniLM-L6-v2"
     assert model_id_for(None, "my-own") == "all-MiniLM-L6-v2+my-own"  # a library user's backend: its own vectors
-    assert EmbedderSpec("onnx-int8", cache_dir=str(onnx_cache)).load().model_id == "all-MiniLM-L6-v2+int8"  # text paths
+    assert EmbedderSpec("onnx-int8", cache_dir=str(onnx_cache)).load().model_id == "all-MiniLM-L6-v2+int8-per-token"  # text paths
 
 
 def test_one_text_on_its_own_is_one_vector(backends):
