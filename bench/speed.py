@@ -9,8 +9,8 @@ torch fp32 with its default threads, and flat FAISS search), so compare the rati
   answering   a whole answer (ArticleIndex.search) against one bare encode of the same question with the same
               backend (onnx int8, onnx fp32, torch fp32), on the sample collection and on the SQuAD articles.
   batching    32 questions at once over the SQuAD articles, answered through QuestionBatcher as the bot does
-              (each searched by the thread that encoded it) and one by one (a worker thread each), and the
-              same for the encoding alone; with the event loop's lag meanwhile.
+              (each searched by an encoding worker as soon as its vector is ready) and one by one (a worker
+              thread each), and the same for the encoding alone; with the event loop's lag meanwhile.
   start-up    wall time of `article-bot ask` (a saved index, one question) per backend, against
               `python -c "import torch"` and a plain sentence-transformers + FAISS script; and their peak RSS.
   search      synthetic collections of 10k, 100k and 1M vectors: perturbed mixtures of real passage and
@@ -280,7 +280,7 @@ BATCHING_MODES = ("answers one by one", "answers through QuestionBatcher", "enco
 async def measure_batching(index: ArticleIndex, questions: list[str], rounds: int = 5) -> dict:
     """32 questions at once, each way of BATCHING_MODES in turn for ``rounds`` rounds (after one to warm up):
     the median wall time, and per-question latencies and loop lags pooled over rounds. Answers through the
-    batcher are what QuestionService.ask does: each question searched by the thread that encoded it."""
+    batcher are what QuestionService.ask does: each question searched by an encoding worker once its vector is ready."""
     embedder = index.embedder
     batcher = QuestionBatcher(embedder)
 

@@ -49,7 +49,7 @@ class ReadOnlyIndex(ArticleIndexError):
 
 class QuestionEncoder:
     """Encodes questions with the embedding model, those arriving together in one batch (QuestionBatcher), and
-    has each one searched by the thread that encoded it.
+    has each one searched by an encoding worker as soon as its vector is ready.
 
     Collections that share the model share one encoder, so questions to any of them are batched together."""
 
@@ -58,7 +58,7 @@ class QuestionEncoder:
         self._batcher: QuestionBatcher | None = None
 
     async def answer(self, question: str, search: Callable[[np.ndarray], Answer]) -> Answer:
-        """``search(vector)`` with the question's vector, run by the thread that encoded it (QuestionBatcher.answer)."""
+        """``search(vector)`` with the question's vector, run by an encoding worker (QuestionBatcher.answer)."""
         if self._batcher is None:
             embedder = await asyncio.to_thread(self._load_embedder)  # loads the model off the loop
             # Interactions are deferred after QUICK_REPLY_SECONDS and can be answered for 15 minutes, so in a
@@ -127,7 +127,7 @@ class QuestionService:
             logger.warning("Could not load the embedding model; questions will fail until it loads", exc_info=True)
 
     async def ask(self, question: str, article: str | None = None, top_k: int | None = None) -> Answer:
-        """Questions arriving together are encoded in one batch, and each one searched by the thread that encoded it."""
+        """Questions arriving together are encoded in one batch, and each one searched as soon as its vector is ready."""
         cleaned = validate_question(question)
         top_k = top_k or self.top_k
         return await self.encoder.answer(cleaned, lambda vector: self.index.search(cleaned, top_k, article, vector))

@@ -11,11 +11,12 @@ are encoded by one call in a worker thread; each caller gets its own row. While 
 the next questions gather, so under load batches fill up by themselves. The window is therefore 0 by
 default: a lone question is encoded at once (a 2 ms window had doubled a lone int8 question's wait), and
 32 questions arriving together still go in one call (bench/speed.py).
-``answer`` also runs the caller's follow-up (its search) on the vector, in the thread that encoded it, as
-soon as the vector is ready: with the ONNX encoder's workers (one per core) one question is searched while
-the next encode, and the caller is answered then, not when the whole batch is. Searching afterwards, a
-thread per question, had made 32 int8 answers about 1.2x faster than one by one; this way 1.4x, and each
-question's answer comes about a third sooner on median (bench/speed.py).
+``answer`` also runs the caller's follow-up (its search) on the vector in an encoding worker, as soon as the
+vector is ready: with the ONNX encoder (OnnxEmbedder.encode_each), one worker at a time runs the follow-ups
+that are ready while the others encode the next questions, in groups run together; and each caller is
+answered when its own follow-up is done, not when the whole batch is. 32 int8 answers that arrive together
+take about half as long as one by one (a thread each), and no question's vector depends on the others
+(bench/speed.py).
 At most ``max_pending`` questions wait at once: beyond that a caller waits for room (back-pressure), and
 if there is still none after ``full_timeout`` seconds it gets ``BatcherFull``."""
 from __future__ import annotations
@@ -123,9 +124,9 @@ class QuestionBatcher:
         return await self._enqueue(text, None)
 
     async def answer(self, text: str, then: Callable[[np.ndarray], T]) -> T:
-        """``then(vector)`` of the question's vector, run in the thread that encoded it, right after (a search:
-        with several encoding workers it runs while the batch's other questions encode, instead of waiting
-        for the whole batch and then for a thread of its own). Raises what ``then`` raises, BatcherFull or
+        """``then(vector)`` of the question's vector, run in an encoding worker once the vector is ready (a
+        search: with several workers it runs while the batch's other questions encode, instead of waiting for
+        the whole batch and then for a thread of its own). Raises what ``then`` raises, BatcherFull or
         BatcherClosed. ``then`` must not encode."""
         return await self._enqueue(text, then)
 
@@ -204,7 +205,7 @@ class QuestionBatcher:
 
     @staticmethod
     def _finisher(live: list[_Pending]) -> Callable[[int, np.ndarray], None]:
-        """What to do with each question's vector, in the thread that encoded it: its follow-up, and the result
+        """What to do with each question's vector, in an encoding worker: its follow-up, and the result
         (or the follow-up's error, for that caller alone) handed to the waiting caller at once."""
         loop = asyncio.get_running_loop()
 

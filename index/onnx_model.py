@@ -40,6 +40,8 @@ _SIDECAR = ".sha256"
 # Bump when the way a file is produced changes, so caches made the old way are not reused.
 EXPORT_VERSION = 2
 OPSET = 17
+# A looked-up table with at least this many rows is a vocabulary's word embeddings, kept as int8 (_quantize_int8).
+VOCABULARY_ROWS = 4096
 _FINGERPRINTS = "fingerprints.json"
 
 _build_lock = threading.Lock()  # one export at a time within a process (other processes: the lock file)
@@ -283,7 +285,29 @@ def _quantize_int8(source: Path, target: Path) -> None:
             weight_codes[name] = (f"{name}/codes", f"{name}/scale")
         return weight_codes[name]
 
+    def row_codes(name: str) -> tuple[str, str]:
+        table = numpy_helper.to_array(weights[name]).astype(np.float32)
+        largest = np.abs(table).max(axis=1, keepdims=True)
+        scale = np.where(largest > 0, largest / 127, 1.0).astype(np.float32)
+        codes = np.clip(np.round(table / scale), -127, 127).astype(np.int8)
+        added.extend([numpy_helper.from_array(codes, f"{name}/codes"), numpy_helper.from_array(scale, f"{name}/scale")])
+        return f"{name}/codes", f"{name}/scale"
+
     for node in graph.node:
+        table = weights.get(node.input[0]) if node.op_type == "Gather" else None
+        if table is not None and len(table.dims) == 2 and table.dims[0] >= VOCABULARY_ROWS and table.data_type == TensorProto.FLOAT \
+                and all(attribute.i == 0 for attribute in node.attribute if attribute.name == "axis"):
+            # the word embeddings: int8 per row (a token's vector looked up, then scaled back), a quarter of
+            # the float table's memory
+            codes, scale = row_codes(node.input[0])
+            found = f"{node.output[0]}/per_row"
+            nodes.extend([
+                helper.make_node("Gather", [codes, node.input[1]], [f"{found}/codes"], axis=0),
+                helper.make_node("Cast", [f"{found}/codes"], [f"{found}/values"], to=TensorProto.FLOAT),
+                helper.make_node("Gather", [scale, node.input[1]], [f"{found}/scale"], axis=0),
+                helper.make_node("Mul", [f"{found}/values", f"{found}/scale"], [node.output[0]]),
+            ])
+            continue
         weight = weights.get(node.input[1]) if node.op_type == "MatMul" else None
         if weight is None or len(weight.dims) != 2 or weight.data_type != TensorProto.FLOAT:
             nodes.append(node)
