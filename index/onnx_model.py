@@ -246,6 +246,8 @@ def _quantize_int8(source: Path, target: Path) -> None:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
+    from .dense import quantize_transposed
+
     model = onnx.load(str(source))
     graph = model.graph
     weights = {tensor.name: tensor for tensor in graph.initializer}
@@ -259,38 +261,36 @@ def _quantize_int8(source: Path, target: Path) -> None:
     def token_codes(name: str) -> tuple[str, str]:
         # made once per activation, however many products read it (a layer's query, key and value)
         if name not in codes_of:
-            p = f"{name}/per_token"
+            token = f"{name}/per_token"
             nodes.extend([
-                helper.make_node("Abs", [name], [f"{p}/abs"]),
+                helper.make_node("Abs", [name], [f"{token}/abs"]),
                 # (axes as an attribute: OPSET 17)
-                helper.make_node("ReduceMax", [f"{p}/abs"], [f"{p}/max"], axes=[-1], keepdims=1),
-                helper.make_node("Max", [f"{p}/max", "q/tiny"], [f"{p}/range"]),  # an all-zero token
-                helper.make_node("Mul", [f"{p}/range", "q/1_127"], [f"{p}/scale"]),
-                helper.make_node("Div", ["q/127", f"{p}/range"], [f"{p}/inverse"]),
-                helper.make_node("Mul", [name, f"{p}/inverse"], [f"{p}/scaled"]),  # within [-127, 127]
+                helper.make_node("ReduceMax", [f"{token}/abs"], [f"{token}/max"], axes=[-1], keepdims=1),
+                helper.make_node("Max", [f"{token}/max", "q/tiny"], [f"{token}/range"]),  # an all-zero token
+                helper.make_node("Mul", [f"{token}/range", "q/1_127"], [f"{token}/scale"]),
+                helper.make_node("Div", ["q/127", f"{token}/range"], [f"{token}/inverse"]),
+                helper.make_node("Mul", [name, f"{token}/inverse"], [f"{token}/scaled"]),  # within [-127, 127]
                 # + 128.5, then the cast truncates: the nearest code, 1..255, around the zero point 128
-                helper.make_node("Add", [f"{p}/scaled", "q/shift"], [f"{p}/shifted"]),
-                helper.make_node("Cast", [f"{p}/shifted"], [f"{p}/codes"], to=TensorProto.UINT8),
+                helper.make_node("Add", [f"{token}/scaled", "q/shift"], [f"{token}/shifted"]),
+                helper.make_node("Cast", [f"{token}/shifted"], [f"{token}/codes"], to=TensorProto.UINT8),
             ])
-            codes_of[name] = (f"{p}/codes", f"{p}/scale")
+            codes_of[name] = (f"{token}/codes", f"{token}/scale")
         return codes_of[name]
 
     def channel_codes(name: str) -> tuple[str, str]:
         if name not in weight_codes:
-            weight = numpy_helper.to_array(weights[name]).astype(np.float32)
-            largest = np.abs(weight).max(axis=0)
-            scale = np.where(largest > 0, largest / 127, 1.0).astype(np.float32)
-            codes = np.clip(np.round(weight / scale), -127, 127).astype(np.int8)
+            # a weight (inputs, outputs) is the transposed copy of its output channels' rows
+            codes, scale = quantize_transposed(numpy_helper.to_array(weights[name]).T)
             added.extend([numpy_helper.from_array(codes, f"{name}/codes"), numpy_helper.from_array(scale, f"{name}/scale")])
             weight_codes[name] = (f"{name}/codes", f"{name}/scale")
         return weight_codes[name]
 
     def row_codes(name: str) -> tuple[str, str]:
-        table = numpy_helper.to_array(weights[name]).astype(np.float32)
-        largest = np.abs(table).max(axis=1, keepdims=True)
-        scale = np.where(largest > 0, largest / 127, 1.0).astype(np.float32)
-        codes = np.clip(np.round(table / scale), -127, 127).astype(np.int8)
-        added.extend([numpy_helper.from_array(codes, f"{name}/codes"), numpy_helper.from_array(scale, f"{name}/scale")])
+        codes, scale = quantize_transposed(numpy_helper.to_array(weights[name]))
+        added.extend([
+            numpy_helper.from_array(np.ascontiguousarray(codes.T), f"{name}/codes"),
+            numpy_helper.from_array(scale.reshape(-1, 1), f"{name}/scale"),  # (rows, 1): a gathered row's scale
+        ])
         return f"{name}/codes", f"{name}/scale"
 
     for node in graph.node:
