@@ -19,7 +19,8 @@ import aiohttp
 import yaml
 
 from index import Article, ArticleIndex, ArticleIndexError
-from index.errors import UnknownArticle
+from index.collection import listed_names
+from index.errors import AmbiguousArticle, UnknownArticle
 from index.files import write_atomically
 from index.loaders import SUPPORTED_SUFFIXES, article_from_bytes, extract_html, parse_markdown
 
@@ -101,28 +102,19 @@ def undo_save(saved: SavedArticle) -> None:
 def article_to_remove(index: ArticleIndex, name: str) -> str:
     """The id of the article named exactly by its id, file name or title (case-insensitive), as autocomplete
     sends it. Unlike ``ArticleIndex.find_article`` no prefix will do: a removal must not guess. UnknownArticle
-    names the candidates when the name fits none exactly, or several."""
-    wanted = name.strip().casefold()
-    articles = index.articles()
-    for article in articles:
-        if wanted == article.id.casefold():
-            return article.id
-    exact = [a.id for a in articles if wanted in (Path(a.id).name.casefold(), a.title.casefold())]
-    if len(exact) == 1:
-        return exact[0]
-    if exact:
-        raise UnknownArticle(f"{name!r} names {len(exact)} articles ({_listed(exact)}): give the file name of the one to remove.")
-    similar = [a.id for a in index.matching_articles(name, limit=6)] if wanted else []
-    if similar:
-        raise UnknownArticle(
-            f"No article is called exactly {name!r}, and removing needs its exact file name or title "
-            f"(pick it from the list). Did you mean: {_listed(similar)}?"
-        )
-    raise UnknownArticle(f"No indexed article is called {name!r}.")
-
-
-def _listed(ids: list[str], shown: int = 5) -> str:
-    return ", ".join(ids[:shown]) + (", …" if len(ids) > shown else "")
+    names the candidates when the name fits none exactly (AmbiguousArticle: several)."""
+    try:
+        return index.find_article(name, prefix=False)
+    except AmbiguousArticle:
+        raise
+    except UnknownArticle:
+        similar = [a.id for a in index.matching_articles(name, limit=6)] if name.strip() else []
+        if not similar:
+            raise
+    raise UnknownArticle(
+        f"No article is called exactly {name!r}, and removing needs its exact file name or title "
+        f"(pick it from the list). Did you mean: {listed_names(similar)}?"
+    )
 
 
 def remove_article_file(articles_dir: Path, article_id: str) -> bool:

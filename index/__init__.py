@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .collection import DEFAULT_MIN_SCORE, DEFAULT_TOP_K, MAX_QUESTION_CHARS, ArticleIndex, EmbedderSpec, UpdateReport, load_saved_index, open_index, refresh_from_folder
 from .errors import (
+    AmbiguousArticle,
     ArticleIndexError,
     ArticleLoadError,
     ArticlesFolderError,
@@ -19,6 +20,7 @@ __all__ = [
     "DEFAULT_MIN_SCORE",
     "DEFAULT_TOP_K",
     "MAX_QUESTION_CHARS",
+    "AmbiguousArticle",
     "Answer",
     "Article",
     "ArticleIndex",

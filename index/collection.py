@@ -14,7 +14,7 @@ from typing import TypeVar
 import numpy as np
 
 from .embedding import Embedder, EmbedderSpec
-from .errors import ArticlesFolderError, IncompatibleIndex, IndexStoreError, InvalidQuestion, UnknownArticle
+from .errors import AmbiguousArticle, ArticlesFolderError, IncompatibleIndex, IndexStoreError, InvalidQuestion, UnknownArticle
 from .loaders import load_folder
 from .passages import chunk_article
 from .quotes import QUOTE_LIMIT, QuoteWindow, cut_quote, focus_span, quote_text
@@ -180,7 +180,7 @@ _BEST_SENTENCE, _TERMS = WINDOW_FEATURES.index("best_sentence"), WINDOW_FEATURES
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _find_article(articles: Iterable[Article], name: str) -> str:
+def _find_article(articles: Iterable[Article], name: str, prefix: bool = True) -> str:
     """ArticleIndex.find_article over these articles."""
     wanted = str(name).strip().casefold()
     articles = list(articles)
@@ -189,16 +189,20 @@ def _find_article(articles: Iterable[Article], name: str) -> str:
     for article in articles:  # an id names one article
         if wanted == article.id.casefold():
             return article.id
-    for matches in (
-        [a.id for a in articles if wanted in (a.title.casefold(), Path(a.id).stem.casefold())],
-        [a.id for a in articles if a.title.casefold().startswith(wanted) or a.id.casefold().startswith(wanted)],
-    ):
+    stages = [[a.id for a in articles if wanted in (a.title.casefold(), Path(a.id).stem.casefold(), Path(a.id).name.casefold())]]
+    if prefix:
+        stages.append([a.id for a in articles if a.title.casefold().startswith(wanted) or a.id.casefold().startswith(wanted)])
+    for matches in stages:
         if len(matches) == 1:
             return matches[0]
         if matches:
-            shown = ", ".join(matches[:5]) + (", …" if len(matches) > 5 else "")
-            raise UnknownArticle(f"{name!r} could be any of {len(matches)} articles ({shown}): give its file name.")
+            raise AmbiguousArticle(f"{name!r} could be any of {len(matches)} articles ({listed_names(matches)}): give its file name.")
     raise UnknownArticle(f"No indexed article is called {name!r}.")
+
+
+def listed_names(names: Sequence[str], shown: int = 5) -> str:
+    """The first ``shown`` names, comma separated, and an ellipsis if there are more."""
+    return ", ".join(names[:shown]) + (", …" if len(names) > shown else "")
 
 
 def _each(items: Iterable[T] | T, kind: type[T]) -> list[T]:
@@ -292,10 +296,11 @@ class ArticleIndex:
             for article in snapshot.articles.values()
         ]
 
-    def find_article(self, name: str) -> str:
-        """The id of the article named by id, file name or title (case-insensitive; a unique prefix will do).
-        UnknownArticle if none is, or if several are and the name does not say which."""
-        return _find_article(self.articles(), name)
+    def find_article(self, name: str, *, prefix: bool = True) -> str:
+        """The id of the article named by id, file name or title (case-insensitive; a unique prefix will do,
+        unless not ``prefix``). UnknownArticle if none is; AmbiguousArticle if several are and the name does
+        not say which."""
+        return _find_article(self.articles(), name, prefix)
 
     def matching_articles(self, typed: str, limit: int = 25) -> list[Article]:
         """Articles whose title or id contains the typed text, for autocomplete."""

@@ -35,3 +35,7 @@ class UnknownArticle(ArticleIndexError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else "unknown article"
+
+
+class AmbiguousArticle(UnknownArticle):
+    """An article name fits several articles, and does not say which."""

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from index import ArticleIndex, ArticlesFolderError, IndexStoreError, InvalidQuestion, UnknownArticle, open_index
+from index import AmbiguousArticle, ArticleIndex, ArticlesFolderError, IndexStoreError, InvalidQuestion, UnknownArticle, open_index
 from index.store import current_version
 
 TRUCE = "Who claimed that a truce deal was close?"
@@ -123,6 +123,11 @@ def test_an_article_name_several_articles_share_is_refused_not_guessed(embedder,
     with pytest.raises(UnknownArticle, match="could be any of 2 articles"):
         index.find_article("tid")  # a prefix of both
     assert index.find_article("tides.md") == "tides.md" and index.find_article("tides-again") == "tides-again.md"
+    with pytest.raises(AmbiguousArticle):  # several fit: the caller can tell that from none fitting
+        index.find_article("Tides", prefix=False)
+    with pytest.raises(UnknownArticle, match="No indexed article") as refused:
+        index.find_article("tides-aga", prefix=False)  # a prefix will not do when it must be exact
+    assert not isinstance(refused.value, AmbiguousArticle)
 
 
 def test_upsert_and_delete(embedder, sample_articles):
