@@ -1,13 +1,13 @@
-"""The question's cosine similarity with every passage and sentence vector of a collection searched exactly.
+"""The question's cosine similarity with every passage vector of a collection searched exactly.
 
 The vectors are kept a second time as 8-bit integers (one scale per vector) and multiplied with the question in
 one onnxruntime call (DynamicQuantizeMatMul, whose int8 kernel works on the weights packed once when the
-session opens), which also gives each passage's best sentence. A search scores every vector, and on a small
-machine that product is bound by memory: reading a quarter of the bytes made it about 2.5 times faster than
-float32 for the 4,246 vectors of the SQuAD benchmark (0.15 against 0.36 ms right after an encode), within
-0.0025 of the float32 cosines, and it changed none of the answer-hit figures of bench/quality.py. Where only
-some rows are scored (one article, or past the approximate threshold), they are scored in float32
-(collection.QuestionCosines)."""
+session opens). The first stage of a search scores every passage, and on a small machine that product is bound
+by memory: reading a quarter of the bytes made it about twice as fast as float32 for the 898 passages of the
+SQuAD benchmark (0.06 against 0.12 ms right after an encode), within 0.0025 of the float32 cosines, and it
+changed none of the answer-hit figures of bench/quality.py. Sentences are scored for the candidates' quote
+windows only, and where only some passages are (one article, or past the approximate threshold), they are
+scored in float32 (collection.QuestionCosines)."""
 from __future__ import annotations
 
 import functools
@@ -25,9 +25,9 @@ def _onnx():
     return onnx, onnxruntime
 
 
-# Below this many vectors (passages and sentences) the float32 product is as fast: onnxruntime's call costs a
-# fixed ~50 us right after an encode (measured: 255 vectors 42 against 57 us, 900 vectors 92 against 70 us).
-QUANTIZED_FROM_VECTORS = 512
+# Below this many passages the float32 product is as fast: onnxruntime's call costs a fixed ~50 us right after
+# an encode (measured: 255 vectors 42 against 57 us, 900 vectors 92 against 70 us).
+QUANTIZED_FROM_PASSAGES = 512
 # rows quantized together: the transposed copy is written in blocks small enough to stay in cache
 QUANTIZE_ROWS = 1024
 
@@ -91,54 +91,26 @@ class QuantizedRows:
 
 
 class QuantizedCosines:
-    """Cosine similarities of a question with every passage and sentence vector (the sentences of each passage
-    in turn, ``sentence_passage`` giving each one's passage), from their int8 copies, and each passage's best
-    sentence cosine, all in one onnxruntime call."""
+    """Cosine similarities of a question with every passage vector, from their int8 copies, in one onnxruntime
+    call."""
 
     @classmethod
-    def of(cls, passage_vectors: np.ndarray, sentence_vectors: np.ndarray, sentence_passage: np.ndarray) -> QuantizedCosines:
-        return cls(QuantizedRows.of(passage_vectors), QuantizedRows.of(sentence_vectors), sentence_passage)
+    def of(cls, passage_vectors: np.ndarray) -> QuantizedCosines:
+        return cls(QuantizedRows.of(passage_vectors))
 
-    def __init__(self, passages: QuantizedRows, sentences: QuantizedRows, sentence_passage: np.ndarray) -> None:
+    def __init__(self, passages: QuantizedRows) -> None:
         onnx, onnxruntime = _onnx()
         helper, types = onnx.helper, onnx.TensorProto
-        self.passage_rows, self.sentence_rows = passages, sentences
-        passage_codes, passage_scales = passages.codes, passages.scales
-        sentence_codes, sentence_scales = sentences.codes, sentences.scales
-        dimension, passages_count = passage_codes.shape
-        sentences_count = sentence_codes.shape[1]
-        # The arrays are handed over as initializers (constants the kernels pack once) rather than written into
+        self.passage_rows = passages
+        dimension, count = passages.codes.shape
+        # The arrays are handed over as initializers (constants the kernel packs once) rather than written into
         # the model, which would copy them through protobuf. onnxruntime does not copy them: they are kept here.
-        self._initializers = {
-            "passage_codes": passage_codes,
-            "passage_scales": passage_scales,
-            "sentence_codes": sentence_codes,
-            "sentence_scales": sentence_scales,
-            # (as rows of one: the product's output is one row, which the scatter then takes as it is)
-            "sentence_passage": np.asarray(sentence_passage, dtype=np.int64).reshape(1, -1),
-            "no_sentence": np.full((1, passages_count), -np.inf, dtype=np.float32),
-        }
-        def product(kind: str):
-            inputs = ["question", f"{kind}_codes", f"{kind}_scales"]
-            return helper.make_node("DynamicQuantizeMatMul", inputs, [f"{kind}_cosines"], domain="com.microsoft")
-
-        nodes = [
-            product("passage"),
-            product("sentence"),
-            # each passage's best sentence: the maximum of the cosines scattered onto their passages
-            helper.make_node(
-                "ScatterElements", ["no_sentence", "sentence_passage", "sentence_cosines"], ["best_sentence"], axis=1, reduction="max"
-            ),
-        ]
+        self._initializers = {"codes": passages.codes, "scales": passages.scales}
         graph = helper.make_graph(
-            nodes,
+            [helper.make_node("DynamicQuantizeMatMul", ["question", "codes", "scales"], ["cosines"], domain="com.microsoft")],
             "cosines",
             [helper.make_tensor_value_info("question", types.FLOAT, [1, dimension])],
-            [
-                helper.make_tensor_value_info("passage_cosines", types.FLOAT, [1, passages_count]),
-                helper.make_tensor_value_info("sentence_cosines", types.FLOAT, [1, sentences_count]),
-                helper.make_tensor_value_info("best_sentence", types.FLOAT, [1, passages_count]),
-            ],
+            [helper.make_tensor_value_info("cosines", types.FLOAT, [1, count])],
             [_placeholder(onnx, name, array) for name, array in self._initializers.items()],
         )
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("com.microsoft", 1)])
@@ -150,9 +122,7 @@ class QuantizedCosines:
         )
         self._session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
-    def scores(self, question_vector: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The question's cosine similarity with every passage vector, with every sentence vector, and each
-        passage's best sentence cosine."""
+    def scores(self, question_vector: np.ndarray) -> np.ndarray:
+        """The question's cosine similarity with every passage vector."""
         question = np.asarray(question_vector, dtype=np.float32).reshape(1, -1)
-        passage_cosines, sentence_cosines, best_sentence = self._session.run(None, {"question": question})
-        return passage_cosines[0], sentence_cosines[0], best_sentence[0]
+        return self._session.run(None, {"question": question})[0][0]

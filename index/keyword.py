@@ -85,6 +85,6 @@ class KeywordIndex:
             term_id = self._vocabulary.get(term)
             if term_id is None:
                 continue
-            start, end = self._pointer[term_id], self._pointer[term_id + 1]
+            start, end = self._pointer[term_id:term_id + 2].tolist()  # (Python ints slice faster)
             scores[self._documents[start:end]] += self._weights[start:end]
         return scores

@@ -1,13 +1,15 @@
 """Scoring for hybrid search: small functions over arrays, all vectorized with numpy.
 
-A search runs in two stages. The first ranks passages by a weighted sum of cosine similarities (the passage's
-and its best sentence's) and relative BM25, and keeps the best few as candidates: every passage of a collection
-searched exactly, whose cosines are all computed at once (dense.py); past the approximate threshold, a pool of
-the nearest passages by the FAISS index and the best by BM25. The second scores quote windows: every run of
-whole sentences of a candidate's section that fits the quote limit and overlaps the candidate. A window's score
-adds up, with weights measured on SQuAD with cross-validation across articles (bench/tune.py), its passage's
-first-stage signals, how much of the question's IDF-weighted terms it holds, how similar its sentences are to
-the question, and how many of the question's word pairs it repeats."""
+A search runs in two stages. The first ranks passages by a weighted sum of their cosine similarity and relative
+BM25, and keeps the best few as candidates: every passage of a collection searched exactly, whose cosines are
+all computed at once (dense.py); past the approximate threshold, a pool of the nearest passages by the FAISS
+index and the best by BM25. The second scores quote windows: every run of whole sentences of a candidate's
+section that fits the quote limit and overlaps the candidate. Only these sentences are scored against the
+question. (The first stage also used each passage's best sentence cosine; without it answer-hit@1 on the SQuAD
+benchmark stayed 91.0%, while scoring every sentence had taken a quarter of a search.) A window's score adds
+up, with weights measured on SQuAD with cross-validation across articles (bench/tune.py), its passage's
+signals, how much of the question's IDF-weighted terms it holds, how similar its sentences are to the
+question, and how many of the question's word pairs it repeats."""
 from __future__ import annotations
 
 import functools
@@ -31,13 +33,12 @@ QUESTION_WORDS = frozenset(
 class FusionWeights:
     """How much each signal counts; chosen by measurement (bench/quality.py, bench/tune.py).
 
-    The first three rank passages in the first stage. A window's score is ``x . w + (x . f)^2`` over its
+    The first two rank passages in the first stage. A window's score is ``x . w + (x . f)^2`` over its
     features ``x`` (WINDOW_FEATURES), ``w`` the ``window_*`` weights and ``f`` the ``focus_*`` ones: the square
     rewards windows where similarity and matching terms are high together, not one of them alone."""
 
-    passage_dense: float = 0.35
-    sentence_dense: float = 0.35
-    keyword: float = 0.30
+    passage_dense: float = 0.7
+    keyword: float = 0.3
     # second stage, one weight per entry of WINDOW_FEATURES
     window_passage_dense: float = 0.2
     window_passage_sentence: float = 0.15
@@ -98,13 +99,6 @@ WINDOW_FEATURES = (
 )
 
 
-def max_per_group(values: np.ndarray, group_starts: np.ndarray) -> np.ndarray:
-    """The maximum of each consecutive group of ``values``; ``group_starts`` holds each group's first index."""
-    if len(group_starts) == 0:
-        return np.zeros(0, dtype=values.dtype)
-    return np.maximum.reduceat(values, group_starts)
-
-
 def expand_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """The concatenated ranges ``starts[i] .. starts[i] + counts[i] - 1``, as one array."""
     # (few calls, and array methods rather than numpy's Python-level wrappers: this runs several times a search)
@@ -120,15 +114,12 @@ def dot(vectors: np.ndarray, question_vector: np.ndarray) -> np.ndarray:
     return np.einsum("ij,j->i", vectors, question_vector)
 
 
-def fuse(
-    passage_dense: np.ndarray, sentence_dense_max: np.ndarray, keyword_relative: np.ndarray, weights: FusionWeights
-) -> np.ndarray:
-    """First stage: weighted sum of cosine similarities and BM25 relative to the best passage's."""
-    return (
-        weights.passage_dense * passage_dense
-        + weights.sentence_dense * sentence_dense_max
-        + weights.keyword * keyword_relative
-    )
+def fuse(passage_dense: np.ndarray, keyword: np.ndarray, keyword_scale: float, weights: FusionWeights) -> np.ndarray:
+    """First stage: weighted sum of cosine similarity and relative BM25 (``keyword`` times ``keyword_scale``,
+    which makes the best passage's 1)."""
+    fused = passage_dense * np.float32(weights.passage_dense)
+    fused += keyword * np.float32(weights.keyword * keyword_scale)
+    return fused
 
 
 def kth_highest(scores: np.ndarray, k: int) -> float:
@@ -144,8 +135,8 @@ def top_indices(scores: np.ndarray, k: int) -> np.ndarray:
     k = min(k, len(scores))
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
-    candidates = (-scores).argpartition(k - 1)[:k]
-    return candidates[(-scores[candidates]).argsort(kind="stable")]
+    candidates = scores.argpartition(len(scores) - k)[len(scores) - k:]
+    return candidates[scores[candidates].argsort(kind="stable")[::-1]]
 
 
 # -- per-index sentence data ------------------------------------------------------------------------------------
@@ -214,27 +205,23 @@ class SentenceTable:
         dense, pair_rows = sorted_by_key(dense, vocabulary_size**2, np.diff(tokens.sentence_pair_pointer))
         pair_keys = ((dense // vocabulary_size + 1) << PAIR_SHIFT) | (dense % vocabulary_size)
         # Terms and pairs as one inverted index, so that one searchsorted finds the postings of a question's terms
-        # and pairs together: per posting its key (see ``posting_keys``), sorted, and its sentence row. Rows are
+        # and pairs together: per posting its key (see ``query``), sorted, and its sentence row. Rows are
         # kept as int32 (a sentence table never nears 2**31 rows), which pays for the keys of term postings.
         self._keys = np.concatenate((sorted_ids, pair_keys))
         self._rows = np.concatenate((term_rows, pair_rows)).astype(np.int32)
 
-    def query(self, question_terms: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """The question's known distinct term ids (question words left out) and its adjacent pair codes."""
+    def query(self, question_terms: Sequence[str]) -> tuple[np.ndarray, int]:
+        """The keys in the inverted index of the question's known distinct terms (question words left out), then
+        of its distinct adjacent pairs; and how many are terms. A term's key is its id, a pair's its code with
+        its first term's id one higher (above any term id, even a pair starting with term 0)."""
         vocabulary = self.vocabulary
         ids = [i for t in question_terms if (i := vocabulary.get(t)) is not None]
-        distinct = np.array(list(dict.fromkeys(ids)), dtype=np.int64)
-        pairs = np.array(list(dict.fromkeys(a << PAIR_SHIFT | b for a, b in zip(ids, ids[1:]) if a != b)), dtype=np.int64)
-        return distinct, pairs
-
-    @staticmethod
-    def posting_keys(term_ids: np.ndarray, pair_codes: np.ndarray) -> np.ndarray:
-        """The keys of these terms and pairs in the inverted index: a term's id, a pair's code with its first
-        term's id one higher (all above any term id, even a pair starting with term 0)."""
-        return np.concatenate((term_ids, pair_codes + PAIR_BASE))
+        terms = list(dict.fromkeys(ids))
+        pairs = dict.fromkeys((a + 1) << PAIR_SHIFT | b for a, b in zip(ids, ids[1:]) if a != b)
+        return np.array(terms + list(pairs), dtype=np.int64), len(terms)
 
     def postings(self, keys: np.ndarray) -> np.ndarray:
-        """The sentence rows holding each of ``keys`` (``posting_keys``; a key no sentence holds has none), as one
+        """The sentence rows holding each of ``keys`` (``query``; a key no sentence holds has none), as one
         sorted array: column c's rows shifted by c * size, so that the lists follow each other and a single
         searchsorted answers for every column at once (``rows_before``) instead of one call per column."""
         # keys are integers: the rows of key k end where those of k + 1 would start
@@ -377,11 +364,11 @@ def score_windows(
 ) -> Windows:
     """Every candidate window's features and score (see WINDOW_FEATURES). ``windows`` are the candidates'
     (``owner`` their position in ``candidates``); ``candidate_signals`` holds each candidate's first-stage
-    signals: passage cosine, best sentence cosine and relative BM25. ``sentence_cosines`` gives the question's
-    cosine with the sentences of an array of rows."""
+    signals: passage cosine and relative BM25. ``sentence_cosines`` gives the question's cosine with the
+    sentences of an array of rows."""
     first, last = windows.first, windows.last
-    term_ids, pair_codes = table.query(question_terms)
-    idf = table.idf[term_ids]
+    keys, columns = table.query(question_terms)  # terms first, then pairs
+    idf = table.idf[keys[:columns]]
     idf_total = float(np.add.reduce(idf)) or 1.0
     # The sentences of each candidate's windows are one run of rows (see PassageWindows.spans). ``bounds`` holds
     # each run and the row after it, one run after another (a sentence two candidates share comes twice:
@@ -396,18 +383,23 @@ def score_windows(
     offsets = np.arange(int(np.maximum.reduce(sizes)) if len(sizes) else 1)
     where = np.minimum(first_at[:, None] + offsets, last_at[:, None])
     inside = offsets < sizes[:, None]
-    window_dense = sentence_cosines(np.minimum(bounds, table.size - 1))[where]  # (a run's last bound is never used)
+    bound_dense = sentence_cosines(np.minimum(bounds, table.size - 1))  # (a run's last bound is never used)
+    window_dense = bound_dense[where]
     dense_sum = np.add.reduce(window_dense * inside, axis=1)
     # How many rows holding each of the question's terms and pairs come before each bound, terms first: terms and
     # pairs found together (one search), and whether each window holds each of them compared together
-    columns = len(term_ids)
-    before = table.rows_before(table.postings(table.posting_keys(term_ids, pair_codes)), columns + len(pair_codes), bounds)
+    before = table.rows_before(table.postings(keys), len(keys), bounds)
     window_held = before[last_at + 1] > before[first_at]
     # IDF-weighted shares of the question's terms held by each sentence, window and candidate passage
     terms_before = before[:, :columns]
     candidate_shift = shift[windows.pointer[:-1]]
     candidate_first = table.passage_first[candidates] + candidate_shift
     candidate_last = table.passage_last[candidates] + candidate_shift
+    # each candidate's best sentence: its rows are a run of positions, which reduceat takes between the run's
+    # first position and the one after its last (the maxima between one run's end and the next are dropped)
+    edges = np.empty(2 * len(candidates), dtype=np.int64)
+    edges[0::2], edges[1::2] = candidate_first, candidate_last + 1
+    candidate_sentence = np.maximum.reduceat(bound_dense, edges)[::2]
     held = np.concatenate(
         (
             terms_before[1:] > terms_before[:-1],  # each sentence
@@ -419,15 +411,18 @@ def score_windows(
     coverage = shares[where]
     window_terms = shares[len(bounds) - 1:len(bounds) - 1 + len(first)]
     passage_terms = shares[len(bounds) - 1 + len(first):]
-    if len(pair_codes):
+    if len(keys) > columns:
         # as .mean(), without its overhead
-        window_pairs = np.add.reduce(window_held[:, columns:], axis=1, dtype=np.float64) / len(pair_codes)
+        window_pairs = np.add.reduce(window_held[:, columns:], axis=1, dtype=np.float64) / (len(keys) - columns)
     else:
         window_pairs = np.zeros(len(first), dtype=np.float32)
-    columns = (  # WINDOW_FEATURES after the three first-stage signals
-        passage_terms[windows.owner],
+    # The first four features are the candidate passage's: made per candidate, then taken for its windows at once
+    per_candidate = np.empty((len(candidates), 4), dtype=np.float32)
+    per_candidate[:, 0], per_candidate[:, 1] = candidate_signals[:, 0], candidate_sentence
+    per_candidate[:, 2], per_candidate[:, 3] = candidate_signals[:, 1], passage_terms
+    columns = (  # the other WINDOW_FEATURES
         np.maximum.reduce(window_dense, axis=1),
-        dense_sum / np.add.reduce(inside, axis=1),
+        dense_sum / sizes,
         window_terms,
         np.maximum.reduce(coverage, axis=1),
         windows.outside,
@@ -436,8 +431,8 @@ def score_windows(
     )
     # filled column by column: cheaper than stacking them (each is cast to float32 as it is copied in)
     features = np.empty((len(first), len(WINDOW_FEATURES)), dtype=np.float32)
-    features[:, :3] = candidate_signals[windows.owner]
-    for column, values in enumerate(columns, 3):
+    features[:, :4] = per_candidate[windows.owner]
+    for column, values in enumerate(columns, 4):
         features[:, column] = values
     return Windows(windows.passage, first, last, features, weights.window_scores(features), window_dense, coverage)
 

@@ -11,10 +11,10 @@ from itertools import chain
 
 import numpy as np
 
-from .dense import QUANTIZED_FROM_VECTORS, QuantizedCosines, QuantizedRows
+from .dense import QUANTIZED_FROM_PASSAGES, QuantizedCosines, QuantizedRows
 from .keyword import KeywordIndex
 from .records import Article, Passage, Span
-from .search import PassageWindows, SentenceTable, expand_ranges
+from .search import PassageWindows, SentenceTable
 from .tokens import TokenizedCollection
 from .vectors import VectorIndex
 
@@ -46,21 +46,21 @@ class IndexSnapshot:
 
     @cached_property
     def quantized_cosines(self) -> QuantizedCosines | None:
-        """The int8 copy of every passage and sentence vector that a collection searched exactly scores each
-        question against (dense.py); None for a larger collection, or one so small that float32 is as fast."""
+        """The int8 copy of every passage vector that a collection searched exactly scores each question against
+        (dense.py); None for a larger collection, or one so small that float32 is as fast."""
         if not self._scored_from_int8:
             return None
-        return QuantizedCosines.of(self.passage_vectors, self.sentence_vectors, self.sentence_table.sentence_passage)
+        return QuantizedCosines.of(self.passage_vectors)
 
     @property
     def _scored_from_int8(self) -> bool:
-        return self.searched_exactly and len(self.passages) + len(self.sentence_vectors) >= QUANTIZED_FROM_VECTORS
+        return self.searched_exactly and len(self.passages) >= QUANTIZED_FROM_PASSAGES
 
     @property
     def searched_exactly(self) -> bool:
-        """Whether every passage and sentence vector is scored for each question: below the approximate
-        threshold. Past it there is no sentence index (an approximate one would cost some 400 bytes per
-        sentence): the approximate passage index is searched, and sentences are scored for candidates only."""
+        """Whether every passage vector is scored for each question: below the approximate threshold. Past it
+        the approximate passage index is searched instead. Either way sentences are scored for the candidates'
+        quote windows only."""
         return self.approximate_passages is None
 
     def windows(self, limit: int) -> PassageWindows | None:
@@ -82,23 +82,12 @@ class IndexSnapshot:
             self._carry_quantized(previous, previous_rows)
 
     def _carry_quantized(self, previous: IndexSnapshot, previous_rows: np.ndarray) -> None:
-        # An unchanged passage's vectors, and its sentences', are the old ones: so are their codes.
+        # An unchanged passage's vector is the old one: so are its codes.
         old = previous.__dict__.get("quantized_cosines")  # (made, if at all, by the cached property)
         if old is None or not self._scored_from_int8:
             return
-        table, old_table = self.sentence_table, previous.sentence_table
-        kept = np.flatnonzero(previous_rows >= 0)
-        counts = table.passage_last[kept] - table.passage_first[kept] + 1
-        sentence_rows = np.full(table.size, -1, dtype=np.int64)
-        sentence_rows[expand_ranges(table.passage_first[kept], counts)] = expand_ranges(
-            old_table.passage_first[previous_rows[kept]], counts
-        )
         # set as the cached property would be (a frozen dataclass keeps its cached values in __dict__)
-        self.__dict__["quantized_cosines"] = QuantizedCosines(
-            QuantizedRows.carried(old.passage_rows, previous_rows, self.passage_vectors),
-            QuantizedRows.carried(old.sentence_rows, sentence_rows, self.sentence_vectors),
-            table.sentence_passage,
-        )
+        self.__dict__["quantized_cosines"] = QuantizedCosines(QuantizedRows.carried(old.passage_rows, previous_rows, self.passage_vectors))
 
     def _carry_windows(self, previous: IndexSnapshot, previous_rows: np.ndarray) -> None:
         # Windows never leave a section, so an unchanged passage's are the old ones moved to its new rows; only

@@ -207,12 +207,12 @@ def test_a_sentence_too_long_to_quote_is_quoted_where_it_answers(embedder, tmp_p
 
 
 def test_scoring_from_the_int8_copy_gives_the_answers_float32_gives(embedder, articles, monkeypatch):
-    """Collections past a few hundred vectors score every vector from an int8 copy (index/dense.py); its cosines
-    are a few thousandths off, which must not change what is quoted."""
+    """Collections past a few hundred passages score every passage vector from an int8 copy (index/dense.py); its
+    cosines are a few thousandths off, which must not change what is quoted."""
     exact = ArticleIndex(embedder)
     exact.sync_folder(articles)
     assert exact.snapshot.quantized_cosines is None  # the test collection is small: float32
-    monkeypatch.setattr(snapshot_module, "QUANTIZED_FROM_VECTORS", 0)
+    monkeypatch.setattr(snapshot_module, "QUANTIZED_FROM_PASSAGES", 0)
     quantized = ArticleIndex(embedder)
     quantized.sync_folder(articles)
     assert quantized.snapshot.quantized_cosines is not None
