@@ -535,12 +535,14 @@ class BackgroundQuestionLog:
     then answers as usual without logging or feedback buttons, says so in its log, and tries again every
     ``reopen_every`` seconds, so that a lock held for a while at start does not cost the whole run. While open,
     questions past the log's retention period are deleted every ``prune_every`` seconds (in the same worker
-    thread)."""
+    thread). A question that cannot be written (a full disk) is lost, not retried: the first of a run of such
+    failures is logged as a warning, and how many were lost once a write works again."""
 
     def __init__(self, log: QuestionLog, prune_every: float = PRUNE_EVERY_SECONDS, reopen_every: float = REOPEN_EVERY_SECONDS) -> None:
         self.log = log
         self.prune_every = prune_every
         self.reopen_every = reopen_every
+        self.lost_questions = 0  # since the last question written (only the worker thread counts them)
         self._executor: ThreadPoolExecutor | None = None
         self._pruning: asyncio.Task[None] | None = None
         self._reopening: asyncio.Task[None] | None = None
@@ -615,7 +617,7 @@ class BackgroundQuestionLog:
             future = self._executor.submit(self.log.record_question, question, **details)
         except RuntimeError:  # shutting down
             return
-        future.add_done_callback(_warn_on_failure)
+        future.add_done_callback(self._count_loss)
 
     async def record_vote(self, question_id: int, *, member_id: int, helpful: bool) -> VoteResult:
         return await self.run(self.log.record_vote, question_id, member_id=member_id, helpful=helpful)
@@ -623,8 +625,20 @@ class BackgroundQuestionLog:
     async def stats(self, latest: int = LATEST_UNANSWERED, scope: StatsScope = EVERYWHERE) -> Stats:
         return await self.run(self.log.stats, latest, scope)
 
-
-def _warn_on_failure(future) -> None:
-    error = future.exception()
-    if error is not None:
-        logger.warning("Could not log a question: %s", error, exc_info=error)
+    def _count_loss(self, future) -> None:
+        # Runs in the worker thread, after each write. One warning per run of failures, not per question: a full
+        # disk would otherwise fill the bot's own log with the same warning for every question asked.
+        error = None if future.cancelled() else future.exception()
+        if error is None:
+            if self.lost_questions:
+                logger.warning("The question log works again; %d question(s) could not be logged.", self.lost_questions)
+                self.lost_questions = 0
+            return
+        self.lost_questions += 1
+        if self.lost_questions == 1:
+            logger.warning(
+                "Could not log a question: %s (the next failures are counted, not logged, until a write works)",
+                error, exc_info=error,
+            )
+        else:
+            logger.debug("Could not log a question either: %s", error)

@@ -420,7 +420,7 @@ def score_windows(
     per_candidate = np.empty((len(candidates), 4), dtype=np.float32)
     per_candidate[:, 0], per_candidate[:, 1] = candidate_signals[:, 0], candidate_sentence
     per_candidate[:, 2], per_candidate[:, 3] = candidate_signals[:, 1], passage_terms
-    columns = (  # the other WINDOW_FEATURES
+    window_columns = (  # the other WINDOW_FEATURES
         np.maximum.reduce(window_dense, axis=1),
         dense_sum / sizes,
         window_terms,
@@ -432,7 +432,7 @@ def score_windows(
     # filled column by column: cheaper than stacking them (each is cast to float32 as it is copied in)
     features = np.empty((len(first), len(WINDOW_FEATURES)), dtype=np.float32)
     features[:, :4] = per_candidate[windows.owner]
-    for column, values in enumerate(columns, 4):
+    for column, values in enumerate(window_columns, 4):
         features[:, column] = values
     return Windows(windows.passage, first, last, features, weights.window_scores(features), window_dense, coverage)
 

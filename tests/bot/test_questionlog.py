@@ -6,6 +6,7 @@ import csv
 import hashlib
 import hmac
 import io
+import logging
 import sqlite3
 import stat
 import threading
@@ -175,6 +176,34 @@ async def test_in_the_bot_a_vote_waits_for_its_question(tmp_path):
         await background.close()
     await background.close()  # closing twice is harmless
     background.record_question_soon("After close", member_id=ALICE, answered=False, channel_kind="dm")  # ignored
+
+
+async def test_a_full_disk_is_warned_about_once_and_the_lost_questions_are_counted(tmp_path, caplog):
+    background = BackgroundQuestionLog(QuestionLog(tmp_path / "data"))
+    assert await background.open()
+    write = background.log.record_question
+    disk = {"full": True}
+
+    def record(*args, **kwargs):
+        if disk["full"]:
+            raise sqlite3.OperationalError("database or disk is full")
+        return write(*args, **kwargs)
+
+    background.log.record_question = record
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.questionlog"):
+            for number in range(5):
+                background.record_question_soon(f"Lost {number}", member_id=ALICE, answered=True, channel_kind="dm")
+            await background.run(lambda: None)  # every write has been tried
+            warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+            assert len(warnings) == 1 and "disk is full" in warnings[0]
+            disk["full"] = False
+            background.record_question_soon("Logged", member_id=ALICE, answered=True, channel_kind="dm")
+            await background.run(lambda: None)
+        assert "works again; 5 question(s) could not be logged" in caplog.text
+        assert (await background.stats()).questions == 1
+    finally:
+        await background.close()
 
 
 async def test_a_log_that_cannot_be_opened_at_start_is_tried_again_while_the_bot_runs(tmp_path, caplog):
