@@ -228,17 +228,17 @@ def page_text(page: FetchedPage) -> str:
 
 def page_as_article(page: FetchedPage) -> tuple[str, bytes]:
     """The article to save for a fetched page: (file name, UTF-8 bytes). A web page becomes Markdown of its
-    main text with its title and link in front matter; a Markdown or plain-text file is kept as it is (a
-    Markdown one gets its link in front matter unless it has front matter of its own)."""
+    main text with its title and link in front matter; a Markdown or plain-text file is kept as it is, with its
+    link in front matter unless it has front matter of its own (a plain-text one's title stays its first line)."""
     parts = urlsplit(page.url)
     slug = parts.path.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
     text = page_text(page)
     if page.kind in TEXT_KINDS:
         markdown = page.kind == "text/markdown" or parts.path.lower().endswith(MARKDOWN_URL_SUFFIXES)
         suffix = ".md" if markdown else ".txt"
-        if markdown and not text.startswith("---\n"):
-            title, _, _ = parse_markdown(text, "")
-            front = {"url": page.url} if title else {"title": slug or parts.hostname, "url": page.url}
+        if not text.startswith("---\n"):
+            titled = not markdown or parse_markdown(text, "")[0]
+            front = {"url": page.url} if titled else {"title": slug or parts.hostname, "url": page.url}
             text = f"---\n{yaml.safe_dump(front, allow_unicode=True, sort_keys=False)}---\n{text}"
         return page_file_name(page.url, suffix), text.encode("utf-8")
     try:

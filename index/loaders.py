@@ -67,17 +67,25 @@ def _sections_from_headings(text: str, headings: list[tuple[str | None, int, int
     return tuple(sections)
 
 
-def parse_plain_text(text: str, fallback_title: str) -> tuple[str, tuple[Section, ...]]:
+def parse_plain_text(text: str, fallback_title: str) -> tuple[str, tuple[Section, ...], dict]:
     """The first line is the title; a short unpunctuated line set off by blank lines, with a paragraph of text
     after it, starts a section. Such a line followed by another or by nothing is text (a list of short items,
     say: as headings of empty sections they would not be quoted at all), and so is the first line of a file
-    that holds nothing else."""
-    blocks = paragraph_spans(text)
+    that holds nothing else. The text may start with front matter as Markdown's does (the bot keeps a fetched
+    page's link there), but only one that names a title, link or date: other text between '---' lines is text.
+    A title there is the title, and the first line is then text."""
+    meta, body_start = _split_front_matter(text)
+    if not meta.keys() & {"title", "url", "date"}:
+        meta, body_start = {}, 0
+    blocks = paragraph_spans(text, body_start)
     if not blocks:
-        return fallback_title, ()
-    first_line_end = text.find("\n", blocks[0].start, blocks[0].end)
-    title_end = blocks[0].end if first_line_end == -1 else first_line_end
-    title = text[blocks[0].start:title_end].strip() or fallback_title
+        return fallback_title, (), meta
+    if meta.get("title"):
+        title, title_end = str(meta["title"]), blocks[0].start
+    else:
+        first_line_end = text.find("\n", blocks[0].start, blocks[0].end)
+        title_end = blocks[0].end if first_line_end == -1 else first_line_end
+        title = text[blocks[0].start:title_end].strip() or fallback_title
     # Lines after the title in its own paragraph are body text of an untitled first section.
     headings: list[tuple[str | None, int, int]] = [(None, title_end, title_end)]
     later = blocks[1:]
@@ -88,7 +96,7 @@ def parse_plain_text(text: str, fallback_title: str) -> tuple[str, tuple[Section
     sections = _sections_from_headings(text, headings, len(text))
     if not sections and len(blocks) == 1:
         sections = (Section(None, blocks[0].start, blocks[0].end),)
-    return title, sections
+    return title, sections, meta
 
 
 def _split_front_matter(text: str) -> tuple[dict, int]:
@@ -179,7 +187,7 @@ def article_from_text(
     elif suffix in (".md", ".markdown"):
         title, sections, meta = parse_markdown(text, fallback_title)
     else:
-        title, sections = parse_plain_text(text, fallback_title)
+        title, sections, meta = parse_plain_text(text, fallback_title)
     if not sections:
         raise ArticleLoadError(f"{article_id}: no text besides the title")
     date = meta.get("date")

@@ -165,7 +165,7 @@ async def test_pages_whose_links_end_alike_are_two_articles(start_bot, sample_ar
     assert "river runs uphill" in embed_text(await running.ask("Which way does the river run in springtime?"))
 
 
-async def test_markdown_and_plain_text_links_are_saved_as_they_are(start_bot, sample_articles, web_page):
+async def test_markdown_and_plain_text_links_are_saved_as_they_are_with_their_link(start_bot, sample_articles, web_page):
     running = await start_bot(allow_private_urls=True)
     reply = await article_command(running, "add", {"url": f"{web_page}/guide.md"})
     assert "Added" in embed_text(reply) and "Widget Guide" in embed_text(reply) and "Setup" in embed_text(reply)
@@ -175,7 +175,8 @@ async def test_markdown_and_plain_text_links_are_saved_as_they_are(start_bot, sa
     # Text in the charset its Content-Type declares (Latin-1 here), not mistaken for UTF-8 or for HTML.
     reply = await article_command(running, "add", {"url": f"{web_page}/notes"})
     assert "Added" in embed_text(reply) and "Caf\u00e9 notes" in embed_text(reply)
-    assert "The caf\u00e9 on the corner opens at seven" in embed_text(await running.ask("When does the caf\u00e9 open?"))
+    answer = embed_text(await running.ask("When does the caf\u00e9 open?"))
+    assert "The caf\u00e9 on the corner opens at seven" in answer and f"({web_page}/notes)" in answer
 
 
 async def test_removing_the_last_article_empties_the_collection(start_bot, sample_articles):

@@ -60,6 +60,27 @@ def test_short_lines_without_text_after_them_are_text_not_headings(tmp_path):
     assert [article.text[s.start:s.end] for s in article.sections] == ["Cats are great pets"]
 
 
+def test_plain_text_front_matter_gives_the_link_and_is_not_quoted(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("---\nurl: https://example.org/notes.txt\n---\nCafe notes\n\nThe cafe opens at seven.\n")
+    article = load_article(path)
+    assert (article.title, article.url) == ("Cafe notes", "https://example.org/notes.txt")
+    assert [article.text[s.start:s.end].strip() for s in article.sections] == ["The cafe opens at seven."]
+    # a title there is the title, and the first line is then text
+    path.write_text("---\ntitle: Opening hours\ndate: 2024-05-01\n---\nThe cafe opens at seven.\n")
+    article = load_article(path)
+    assert (article.title, article.date) == ("Opening hours", "2024-05-01")
+    assert [article.text[s.start:s.end].strip() for s in article.sections] == ["The cafe opens at seven."]
+
+
+def test_plain_text_between_dashes_that_names_no_title_link_or_date_stays_text(tmp_path):
+    path = tmp_path / "poem.txt"
+    path.write_text("---\nChapter one: the start\n---\n\nIt was a dark night, and the wind was cold.\n")
+    article = load_article(path)
+    assert article.url is None
+    assert "Chapter one: the start" in article.text[article.sections[0].start:article.sections[-1].end]
+
+
 def test_markdown_front_matter_and_both_heading_styles(tmp_path):
     path = tmp_path / "guide.md"
     path.write_text(
