@@ -3,9 +3,9 @@
 The vectors are kept a second time as 8-bit integers (one scale per vector) and multiplied with the question in
 one onnxruntime call (DynamicQuantizeMatMul, whose int8 kernel works on the weights packed once when the
 session opens). The first stage of a search scores every passage, and on a small machine that product is bound
-by memory: reading a quarter of the bytes made it about twice as fast as float32 for the 898 passages of the
-SQuAD benchmark (0.06 against 0.12 ms right after an encode), within 0.0025 of the float32 cosines, and it
-changed none of the answer-hit figures of bench/quality.py. Sentences are scored for the candidates' quote
+by memory: reading a quarter of the bytes makes it faster than float32 past some 640 passages (0.08 against
+0.11 ms for the 898 of the SQuAD benchmark, right after an encode), within 0.0025 of the float32 cosines, and
+it changed none of the answer-hit figures of bench/quality.py. Sentences are scored for the candidates' quote
 windows only, and where only some passages are (one article, or past the approximate threshold), they are
 scored in float32 (collection.QuestionCosines)."""
 from __future__ import annotations
@@ -25,9 +25,9 @@ def _onnx():
     return onnx, onnxruntime
 
 
-# Below this many passages the float32 product is as fast: onnxruntime's call costs a fixed ~50 us right after
-# an encode (measured: 255 vectors 42 against 57 us, 900 vectors 92 against 70 us).
-QUANTIZED_FROM_PASSAGES = 512
+# Below this many passages the float32 product is faster: onnxruntime's call costs a fixed ~50 us right after an
+# encode (measured, float32 against int8: 512 passages 52 against 67 us, 768 passages 90 against 78 us).
+QUANTIZED_FROM_PASSAGES = 640
 # rows quantized together: the transposed copy is written in blocks small enough to stay in cache
 QUANTIZE_ROWS = 1024
 
