@@ -7,7 +7,8 @@ torch fp32 with its default threads, and flat FAISS search), so compare the rati
               and sentence vectors, BM25) and question-encoder latency, per backend. Backends take turns
               in two passes in opposite orders (builds: half the articles each), so load changes hit all alike.
   answering   a whole answer (ArticleIndex.search) against one bare encode of the same question with the same
-              backend (onnx int8, onnx fp32, torch fp32), on the sample collection and on the SQuAD articles.
+              backend (onnx int8, onnx fp32, torch fp32), on the sample collection and on the SQuAD articles;
+              with the default backend also on ten copies of the SQuAD articles (not with --quick).
   batching    32 questions at once over the SQuAD articles, answered through QuestionBatcher as the bot does
               (each searched by an encoding worker as soon as its vector is ready) and one by one (a worker
               thread each), and the same for the encoding alone; with the event loop's lag meanwhile.
@@ -17,7 +18,7 @@ torch fp32 with its default threads, and flat FAISS search), so compare the rati
               sentence vectors, queried with real question vectors. Ours (index/vectors.py) against exact
               flat FAISS over the same vectors: p50 latency, recall@10, bytes per passage, open time.
 
-    python bench/speed.py            # everything (about 10 minutes on two busy cores)
+    python bench/speed.py            # everything (about 15 minutes on two busy cores)
     python bench/speed.py --quick    # fewer questions and articles, no 1M case
 """
 from __future__ import annotations
@@ -106,6 +107,16 @@ def squad_articles(path: Path, folder: Path) -> tuple[list[Path], list[str]]:
     """One text file per SQuAD article (title, then paragraphs) and every question."""
     articles = read_articles(load_squad(path))
     return write_articles(articles, folder), [question.text for question in articles.questions]
+
+
+def copies_of(files: list[Path], times: int, folder: Path) -> Path:
+    """``times`` copies of the articles in ``files``, each titled apart, in ``folder``: a larger collection of
+    real text than the benchmark's."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for copy in range(times):
+        for file in files:
+            (folder / f"{copy:02d}-{file.name}").write_text(f"Copy {copy + 1}: {file.read_text(encoding='utf-8')}", encoding="utf-8")
+    return folder
 
 
 # -- embedding backends -----------------------------------------------------------------------------
@@ -526,8 +537,12 @@ def main(argv: list[str] | None = None) -> int:
         note("== answering")
         table.section("answering a question (encode + hybrid search + quotes) against one bare encode with the same backend: p50 ms")
         figures["answering"] = {}
+        collections = {"sample collection (articles/)": PROJECT_ROOT / "articles", "SQuAD dev articles": files[0].parent}
         for backend in ("onnx-int8", "onnx", "torch"):
-            for name, folder in (("sample collection (articles/)", PROJECT_ROOT / "articles"), ("SQuAD dev articles", files[0].parent)):
+            larger = {}
+            if backend == DEFAULT_BACKEND and not options.quick:
+                larger["SQuAD dev articles x10"] = copies_of(files, 10, work / "squad-x10")
+            for name, folder in {**collections, **larger}.items():
                 encode, answer, passages = measure_answering(backends[label_of(backend)], folder, questions)
                 encode_p50, answer_p50 = percentile(encode, 50), percentile(answer, 50)
                 figures["answering"][f"{backend}: {name}"] = {
