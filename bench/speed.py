@@ -18,7 +18,7 @@ torch fp32 with its default threads, and flat FAISS search), so compare the rati
               sentence vectors, queried with real question vectors. Ours (index/vectors.py) against exact
               flat FAISS over the same vectors: p50 latency, recall@10, bytes per passage, open time.
 
-    python bench/speed.py            # everything (about 15 minutes on two busy cores)
+    python bench/speed.py            # everything (about 10 minutes on two busy cores)
     python bench/speed.py --quick    # fewer questions and articles, no 1M case
 """
 from __future__ import annotations
