@@ -87,7 +87,8 @@ class IndexSnapshot:
         if old is None or not self._scored_from_int8:
             return
         # set as the cached property would be (a frozen dataclass keeps its cached values in __dict__)
-        self.__dict__["quantized_cosines"] = QuantizedCosines(QuantizedRows.carried(old.passage_rows, previous_rows, self.passage_vectors))
+        carried = QuantizedRows.carried(old.passage_rows, previous_rows, self.passage_vectors)
+        self.__dict__["quantized_cosines"] = QuantizedCosines(carried)
 
     def _carry_windows(self, previous: IndexSnapshot, previous_rows: np.ndarray) -> None:
         # Windows never leave a section, so an unchanged passage's are the old ones moved to its new rows; only
