@@ -1,4 +1,4 @@
-"""Scoring for hybrid search: small functions over arrays, all vectorized with numpy.
+"""Scoring for hybrid search: small functions over arrays, vectorized with numpy.
 
 A search runs in two stages. The first ranks passages by a weighted sum of their cosine similarity and relative
 BM25, and keeps the best few as candidates: every passage of a collection searched exactly, whose cosines are
@@ -9,15 +9,22 @@ question. (The first stage also used each passage's best sentence cosine; withou
 benchmark stayed 91.0%, while scoring every sentence had taken a quarter of a search.) A window's score adds
 up, with weights measured on SQuAD with cross-validation across articles (bench/tune.py), its passage's
 signals, how much of the question's IDF-weighted terms it holds, how similar its sentences are to the
-question, and how many of the question's word pairs it repeats."""
+question, and how many of the question's word pairs it repeats. That scoring also runs as one compiled call
+(index/_kernels.c, built on install where a C compiler is at hand): some forty numpy calls, each slow right
+after the question's encode has cooled the caches, made it half of a search."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import astuple, dataclass, fields
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+try:
+    from . import _kernels
+except ImportError:  # built on install where a C compiler is at hand (setup.py); numpy computes the same otherwise
+    _kernels = None
 
 if TYPE_CHECKING:
     from .tokens import TokenizedCollection
@@ -112,6 +119,12 @@ def dot(vectors: np.ndarray, question_vector: np.ndarray) -> np.ndarray:
     # einsum rather than @ or np.dot: a matrix-vector product is too small for BLAS threads, which on a busy
     # machine cost milliseconds to wake between searches (measured: 6 ms against 0.5 ms for 3,300 sentences)
     return np.einsum("ij,j->i", vectors, question_vector)
+
+
+def row_cosines(vectors: np.ndarray, rows: np.ndarray, question_vector: np.ndarray) -> np.ndarray:
+    """Cosine similarity of the question with the (unit) ``vectors`` of ``rows``."""
+    # (take rather than fancy indexing: a third faster for the few hundred rows of a search)
+    return dot(np.asarray(vectors.take(rows, axis=0), dtype=np.float32), question_vector)
 
 
 def fuse(passage_dense: np.ndarray, keyword: np.ndarray, keyword_scale: float, weights: FusionWeights) -> np.ndarray:
@@ -220,13 +233,23 @@ class SentenceTable:
         pairs = dict.fromkeys((a + 1) << PAIR_SHIFT | b for a, b in zip(ids, ids[1:]) if a != b)
         return np.array(terms + list(pairs), dtype=np.int64), len(terms)
 
-    def postings(self, keys: np.ndarray) -> np.ndarray:
-        """The sentence rows holding each of ``keys`` (``query``; a key no sentence holds has none), as one
-        sorted array: column c's rows shifted by c * size, so that the lists follow each other and a single
-        searchsorted answers for every column at once (``rows_before``) instead of one call per column."""
+    @property
+    def posting_rows(self) -> np.ndarray:
+        """The sentence rows of every posting (int32), each key's ascending; ``posting_ranges`` says where."""
+        return self._rows
+
+    def posting_ranges(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where the rows of each of ``keys`` (``query``) start in ``posting_rows``, and how many there are (none
+        for a key no sentence holds)."""
         # keys are integers: the rows of key k end where those of k + 1 would start
         edges = self._keys.searchsorted(np.concatenate((keys, keys + 1)))
-        starts, counts = edges[:len(keys)], edges[len(keys):] - edges[:len(keys)]
+        return edges[:len(keys)], edges[len(keys):] - edges[:len(keys)]
+
+    def postings(self, keys: np.ndarray) -> np.ndarray:
+        """The sentence rows holding each of ``keys`` (``query``), as one sorted array: column c's rows shifted
+        by c * size, so that the lists follow each other and a single searchsorted answers for every column at
+        once (``rows_before``) instead of one call per column."""
+        starts, counts = self.posting_ranges(keys)
         return self._rows[expand_ranges(starts, counts)] + (np.arange(len(keys)) * self.size).repeat(counts)
 
     def rows_before(self, postings: np.ndarray, columns: int, bounds: np.ndarray) -> np.ndarray:
@@ -358,16 +381,54 @@ def score_windows(
     candidates: np.ndarray,
     windows: PassageWindows,
     candidate_signals: np.ndarray,
-    sentence_cosines: Callable[[np.ndarray], np.ndarray],
+    sentence_vectors: np.ndarray,
+    question_vector: np.ndarray,
     question_terms: Sequence[str],
     weights: FusionWeights,
+    compiled: bool | None = None,
 ) -> Windows:
     """Every candidate window's features and score (see WINDOW_FEATURES). ``windows`` are the candidates'
     (``owner`` their position in ``candidates``); ``candidate_signals`` holds each candidate's first-stage
-    signals: passage cosine and relative BM25. ``sentence_cosines`` gives the question's cosine with the
-    sentences of an array of rows."""
-    first, last = windows.first, windows.last
+    signals: passage cosine and relative BM25 (float32). Computed by the compiled kernel when it was built
+    (``compiled`` None) or asked for (True), else with numpy: the two agree to float32 rounding."""
     keys, columns = table.query(question_terms)  # terms first, then pairs
+    if compiled is None:
+        compiled = COMPILED
+    elif compiled and _kernels is None:
+        raise RuntimeError("The compiled kernel was not built (index/_kernels.c needs a C compiler on install).")
+    score = _score_compiled if compiled else _score_numpy
+    return score(table, np.asarray(candidates, dtype=np.int64), windows, candidate_signals, sentence_vectors,
+                 np.ascontiguousarray(question_vector, dtype=np.float32), keys, columns, weights)
+
+
+def _score_compiled(
+    table: SentenceTable, candidates: np.ndarray, windows: PassageWindows, candidate_signals: np.ndarray,
+    sentence_vectors: np.ndarray, question_vector: np.ndarray, keys: np.ndarray, columns: int, weights: FusionWeights,
+) -> Windows:
+    first, last = windows.first, windows.last
+    count = len(first)
+    width = int(np.maximum.reduce(last - first)) + 1 if count else 1
+    features = np.empty((count, len(WINDOW_FEATURES)), dtype=np.float32)
+    scores = np.empty(count, dtype=np.float32)
+    sentence_dense = np.empty((count, width), dtype=np.float32)
+    sentence_terms = np.empty((count, width), dtype=np.float32)
+    starts, counts = table.posting_ranges(keys)
+    window_weights, focus_weights = _weight_vectors(weights)
+    assert _kernels is not None
+    _kernels.score_windows(
+        sentence_vectors, question_vector, table.posting_rows, starts, counts, table.idf[keys[:columns]],
+        windows.pointer, first, last, windows.outside, windows.norm, candidates, table.passage_first,
+        table.passage_last, candidate_signals, window_weights, focus_weights,
+        features, scores, sentence_dense, sentence_terms,
+    )
+    return Windows(windows.passage, first, last, features, scores, sentence_dense, sentence_terms)
+
+
+def _score_numpy(
+    table: SentenceTable, candidates: np.ndarray, windows: PassageWindows, candidate_signals: np.ndarray,
+    sentence_vectors: np.ndarray, question_vector: np.ndarray, keys: np.ndarray, columns: int, weights: FusionWeights,
+) -> Windows:
+    first, last = windows.first, windows.last
     idf = table.idf[keys[:columns]]
     idf_total = float(np.add.reduce(idf)) or 1.0
     # The sentences of each candidate's windows are one run of rows (see PassageWindows.spans). ``bounds`` holds
@@ -383,7 +444,8 @@ def score_windows(
     offsets = np.arange(int(np.maximum.reduce(sizes)) if len(sizes) else 1)
     where = np.minimum(first_at[:, None] + offsets, last_at[:, None])
     inside = offsets < sizes[:, None]
-    bound_dense = sentence_cosines(np.minimum(bounds, table.size - 1))  # (a run's last bound is never used)
+    # (a run's last bound is never used)
+    bound_dense = row_cosines(sentence_vectors, np.minimum(bounds, table.size - 1), question_vector)
     window_dense = bound_dense[where]
     dense_sum = np.add.reduce(window_dense * inside, axis=1)
     # How many rows holding each of the question's terms and pairs come before each bound, terms first: terms and
@@ -435,6 +497,10 @@ def score_windows(
     for column, values in enumerate(window_columns, 4):
         features[:, column] = values
     return Windows(windows.passage, first, last, features, weights.window_scores(features), window_dense, coverage)
+
+
+# Whether score_windows runs the compiled kernel (index/_kernels.c) by default.
+COMPILED = _kernels is not None
 
 
 def choose_windows(windows: Windows, k: int, max_shared: float = 0.0) -> list[int]:

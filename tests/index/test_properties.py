@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from unittest import mock
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,6 +18,8 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from index import ArticleIndex, ArticleLoadError
+from index import collection as collection_module
+from index import search as search_module
 from index.embedding import Embedder
 from index.loaders import article_from_bytes, article_from_text, content_hash
 from index.passages import MAX_TOKENS, approximate_token_counts, chunk_article
@@ -346,6 +349,37 @@ def test_every_search_result_quotes_an_indexed_article_verbatim(hashing_embedder
         assert result.highlight and result.highlight in result.quote
         assert any(s.start <= result.start and result.end <= s.end for s in article.sections), "a quote stays in one section"
 
+
+
+@pytest.mark.skipif(not search_module.COMPILED, reason="index._kernels was not built (no C compiler when the project was installed)")
+@SLOW
+@given(
+    texts=st.lists(st.tuples(article_text, st.sampled_from([".txt", ".md"])), min_size=1, max_size=3),
+    question=st.one_of(st.text(min_size=1, max_size=200), st.lists(st.sampled_from(WORDS + MARKUP), min_size=1).map(" ".join)),
+)
+def test_the_compiled_kernel_scores_any_windows_as_numpy_does(hashing_embedder, texts, question):
+    loaded = [article_from_bytes("tides.md", "tides.md", TIDES.encode())]
+    for number, (text, suffix) in enumerate(texts):
+        try:
+            loaded.append(article_from_bytes(f"{number}{suffix}", f"{number}{suffix}", text.encode()))
+        except ArticleLoadError:
+            pass
+    index = ArticleIndex(hashing_embedder, min_score=-1.0)
+    index.index(loaded)
+    assume(collapse_whitespace(question))
+    scored = []
+
+    def both(*arguments):
+        scored.append([search_module.score_windows(*arguments, compiled=compiled) for compiled in (False, True)])
+        return scored[-1][1]
+
+    with mock.patch.object(collection_module, "score_windows", both):
+        index.search(question, top_k=10)
+    ((expected, found),) = scored
+    assert np.array_equal(found.first, expected.first) and np.array_equal(found.last, expected.last)
+    for name in ("features", "sentence_dense", "sentence_terms"):
+        assert np.allclose(getattr(found, name), getattr(expected, name), atol=1e-6), name
+    assert np.allclose(found.scores, expected.scores, atol=1e-5)
 
 @FAST
 @given(st.lists(st.one_of(fragment, st.sampled_from(["\u00a0", "\u2009", "\u3000", "\x85", "\x1f", "\u2028", "  ", " "])), max_size=12).map("".join))

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from index import ArticleIndex
+from index import collection as collection_module
+from index import search as search_module
 from index import snapshot as snapshot_module
 from index.quotes import QUOTE_LIMIT
 from index.text import collapse_whitespace
@@ -221,3 +223,94 @@ def test_scoring_from_the_int8_copy_gives_the_answers_float32_gives(embedder, ar
         assert found.answered == expected.answered
         assert [(r.article, r.quote, r.highlight) for r in found.results] == [(r.article, r.quote, r.highlight) for r in expected.results]
         assert [r.score for r in found.results] == pytest.approx([r.score for r in expected.results], rel=0.01)
+
+
+needs_kernel = pytest.mark.skipif(
+    not search_module.COMPILED,
+    reason="index._kernels was not built (no C compiler when the project was installed): numpy scores the windows",
+)
+
+# What a user may type beyond QUESTIONS: words the articles never use, one word, a phrase repeated.
+ODD_QUESTIONS = ["Zyxwv qwert plonk?", "Bees", "the the the lighthouse lighthouse keepers keepers"]
+
+
+@needs_kernel
+@pytest.mark.parametrize("approximate", [False, True], ids=["exact", "approximate"])
+def test_the_compiled_kernel_scores_every_window_as_numpy_does(embedder, articles, monkeypatch, approximate):
+    """Window scoring runs compiled (index/_kernels.c) where it was built and in numpy elsewhere: the same
+    features and scores to float32 rounding, hence the same quotes."""
+    scored = []
+
+    def both(*arguments, **options):
+        numpy_windows = search_module.score_windows(*arguments, **options, compiled=False)
+        compiled_windows = search_module.score_windows(*arguments, **options, compiled=True)
+        scored.append((numpy_windows, compiled_windows))
+        return compiled_windows
+
+    index = ArticleIndex(embedder, approximate_threshold=10) if approximate else ArticleIndex(embedder)
+    index.sync_folder(articles)
+    assert (index.snapshot.approximate_passages is not None) == approximate
+    monkeypatch.setattr(collection_module, "score_windows", both)
+    for question in QUESTIONS + ODD_QUESTIONS:
+        index.search(question, top_k=5)
+        index.search(question, article="Lighthouses of Scotland")
+    assert len(scored) == 2 * len(QUESTIONS + ODD_QUESTIONS)
+    for expected, found in scored:
+        assert np.array_equal(found.passage, expected.passage) and np.array_equal(found.first, expected.first)
+        for name in ("features", "sentence_dense", "sentence_terms"):
+            assert getattr(found, name).shape == getattr(expected, name).shape
+            assert np.allclose(getattr(found, name), getattr(expected, name), atol=1e-6), name
+        assert np.allclose(found.scores, expected.scores, atol=1e-5)
+        assert search_module.choose_windows(found, 5) == search_module.choose_windows(expected, 5)
+
+
+@needs_kernel
+def test_searching_without_the_kernel_quotes_the_same(index, monkeypatch):
+    compiled = [index.search(question) for question in QUESTIONS]
+    monkeypatch.setattr(search_module, "COMPILED", False)
+    for question, expected in zip(QUESTIONS, compiled):
+        found = index.search(question)
+        assert found.answered == expected.answered
+        assert [(r.quote, r.highlight) for r in found.results] == [(r.quote, r.highlight) for r in expected.results]
+        assert [r.score for r in found.results] == pytest.approx([r.score for r in expected.results], abs=1e-5)
+
+
+@needs_kernel
+def test_the_kernel_refuses_arrays_it_cannot_read_instead_of_crashing(index, monkeypatch):
+    """Arrays of the wrong type, shape or range raise an error that says which; nothing is read out of bounds."""
+    calls = []
+    kernel = search_module._kernels.score_windows
+    monkeypatch.setattr(search_module._kernels, "score_windows", lambda *arrays: calls.append(arrays) or kernel(*arrays))
+    index.search(QUESTIONS[0])
+    (arrays,) = calls
+    kernel(*arrays)  # as given: accepted
+
+    def changed(position: int, value: np.ndarray) -> list:
+        return [value if i == position else array for i, array in enumerate(arrays)]
+
+    with pytest.raises(TypeError, match="takes 21 arrays"):
+        kernel(*arrays[:-1])
+    with pytest.raises(TypeError, match="first must be a contiguous 1D int64 array"):
+        kernel(*changed(7, arrays[7].astype(np.int32)))
+    with pytest.raises(TypeError, match="vectors must be a contiguous 2D float32 array"):
+        kernel(*changed(0, arrays[0].astype(np.float64)))
+    with pytest.raises(ValueError, match="vectors cannot be read: ndarray is not C-contiguous"):
+        kernel(*changed(0, np.asfortranarray(arrays[0])))
+    with pytest.raises(ValueError, match="features cannot be read: .*read-only"):
+        kernel(*changed(17, _read_only(arrays[17])))
+    with pytest.raises(ValueError, match="candidates cannot be read"):
+        kernel(*changed(11, arrays[11].tolist()))
+    with pytest.raises(ValueError, match="not rows of the vectors"):
+        kernel(*changed(0, arrays[0][:1]))
+    with pytest.raises(ValueError, match="a candidate is not a passage"):
+        kernel(*changed(11, arrays[11] + len(arrays[12])))
+    with pytest.raises(ValueError, match="postings lie outside the rows"):
+        kernel(*changed(2, arrays[2][:0]))
+    with pytest.raises(ValueError, match="question's dimension"):
+        kernel(*changed(1, arrays[1][:-1]))
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    copy = array.copy()
+    copy.setflags(write=False)
+    return copy
