@@ -85,71 +85,87 @@ static float dot(const float *a, const float *b, Py_ssize_t size)
     return total;
 }
 
-/* Where the first of ``count`` ascending rows at or after ``row`` is. */
-static Py_ssize_t lower_bound(const int32_t *rows, Py_ssize_t count, int64_t row)
-{
-    Py_ssize_t low = 0, high = count;
-    while (low < high) {
-        Py_ssize_t middle = low + (high - low) / 2;
-        if (rows[middle] < row) {
-            low = middle + 1;
-        } else {
-            high = middle;
-        }
+/* Where the first of ``count`` ascending values at or after ``value`` is (for int32 rows and int64 keys). */
+#define LOWER_BOUND(name, type)                                                                                  \
+    static Py_ssize_t name(const type *values, Py_ssize_t count, int64_t value)                                \
+    {                                                                                                           \
+        Py_ssize_t low = 0, high = count;                                                                       \
+        while (low < high) {                                                                                    \
+            Py_ssize_t middle = low + (high - low) / 2;                                                         \
+            if (values[middle] < value) {                                                                       \
+                low = middle + 1;                                                                               \
+            } else {                                                                                            \
+                high = middle;                                                                                  \
+            }                                                                                                   \
+        }                                                                                                       \
+        return low;                                                                                             \
     }
-    return low;
-}
+LOWER_BOUND(lower_bound32, int32_t)
+LOWER_BOUND(lower_bound64, int64_t)
 
-/* The arrays of one call, as typed pointers with their lengths. */
+/* The arrays of one call, as typed pointers with their lengths. The windows are those of some passages
+   (``pointer``: passage i's are pointer[i]..pointer[i + 1] - 1); ``positions`` says which of those passages are
+   the candidates, in order. */
 struct call {
     const float *vectors, *question, *idf, *norm, *signals, *window_weights, *focus_weights;
-    const int32_t *rows;
-    const int64_t *key_starts, *key_counts, *pointer, *first, *last, *candidates, *passage_first, *passage_last;
+    const int32_t *posting_rows;
+    const int64_t *posting_keys, *query_keys, *pointer, *passage, *first, *last, *positions, *passage_first,
+        *passage_last;
     const double *outside;
+    int64_t *out_passage, *out_first, *out_last;
     float *features, *scores, *dense, *coverage;
-    Py_ssize_t sentences, dimension, row_count, keys, terms, candidate_count, windows, passages, width;
+    Py_ssize_t sentences, dimension, postings, keys, terms, windowed, windows, candidates, passages, capacity, width;
 };
 
 static const char *check(const struct call *c)
 {
-    for (Py_ssize_t j = 0; j < c->keys; j++) {
-        if (c->key_starts[j] < 0 || c->key_counts[j] < 0 || c->key_starts[j] + c->key_counts[j] > c->row_count) {
-            return "a key's postings lie outside the rows";
+    Py_ssize_t selected = 0;
+    for (Py_ssize_t i = 0; i < c->candidates; i++) {
+        const int64_t position = c->positions[i];
+        if (position < 0 || position >= c->windowed) {
+            return "a position is not one of the windows' passages";
         }
-    }
-    if (c->pointer[0] != 0 || c->pointer[c->candidate_count] != c->windows) {
-        return "the window pointer does not cover the windows";
-    }
-    for (Py_ssize_t i = 0; i < c->candidate_count; i++) {
-        if (c->pointer[i + 1] <= c->pointer[i]) {
-            return "a candidate has no window";
+        const int64_t start = c->pointer[position], end = c->pointer[position + 1];
+        if (start < 0 || end <= start || end > c->windows) {
+            return "a candidate's windows are not in the window arrays";
         }
-        if (c->candidates[i] < 0 || c->candidates[i] >= c->passages) {
+        if (c->passage[start] < 0 || c->passage[start] >= c->passages) {
             return "a candidate is not a passage";
         }
-        int64_t passage_first = c->passage_first[c->candidates[i]], passage_last = c->passage_last[c->candidates[i]];
-        int64_t span_first = c->first[c->pointer[i]], span_last = c->last[c->pointer[i + 1] - 1];
-        if (passage_first < span_first || passage_last > span_last || passage_first > passage_last) {
-            return "a candidate passage lies outside its windows";
-        }
-        for (int64_t w = c->pointer[i]; w < c->pointer[i + 1]; w++) {
-            if (c->first[w] < span_first || c->last[w] > span_last || c->first[w] > c->last[w]
-                || c->last[w] - c->first[w] >= c->width) {
-                return "a window lies outside its candidate's run of sentences";
-            }
-        }
+        const int64_t passage_first = c->passage_first[c->passage[start]], passage_last = c->passage_last[c->passage[start]];
+        const int64_t span_first = c->first[start], span_last = c->last[end - 1];
         if (span_first < 0 || span_last >= c->sentences) {
             return "a window's sentences are not rows of the vectors";
         }
+        if (passage_first < span_first || passage_last > span_last || passage_first > passage_last) {
+            return "a candidate passage lies outside its windows";
+        }
+        for (int64_t w = start; w < end; w++) {
+            if (c->first[w] < span_first || c->last[w] > span_last || c->first[w] > c->last[w]
+                || c->last[w] - c->first[w] >= c->width) {
+                return "a window lies outside its candidate's run of sentences, or is wider than the outputs";
+            }
+        }
+        selected += end - start;
+    }
+    if (selected > c->capacity) {
+        return "the outputs have no room for every window";
     }
     return NULL;
 }
 
-/* Scores the windows of each candidate in turn. ``scratch`` holds, for the longest run of sentences: their
-   cosines and term shares (floats), and per sentence how many sentences of the run before it hold each key. */
-static void score(const struct call *c, float *cosine, float *share, int32_t *before)
+/* Scores the windows of each candidate in turn, writing them one after another. ``cosine`` and ``share`` have
+   room for the longest run of sentences, ``before`` for that run (plus one) times the keys: per sentence, how
+   many sentences of the run before it hold each key. Returns how many windows were written. */
+static Py_ssize_t score(const struct call *c, float *cosine, float *share, int32_t *before, Py_ssize_t *ranges)
 {
     const Py_ssize_t keys = c->keys, terms = c->terms;
+    /* each key's postings: the rows of key k end where those of k + 1 would start */
+    for (Py_ssize_t j = 0; j < keys; j++) {
+        const Py_ssize_t start = lower_bound64(c->posting_keys, c->postings, c->query_keys[j]);
+        ranges[2 * j] = start;
+        ranges[2 * j + 1] = lower_bound64(c->posting_keys + start, c->postings - start, c->query_keys[j] + 1);
+    }
     float idf_total = 0.0f;
     for (Py_ssize_t j = 0; j < terms; j++) {
         idf_total += c->idf[j];
@@ -157,17 +173,19 @@ static void score(const struct call *c, float *cosine, float *share, int32_t *be
     if (idf_total == 0.0f) {
         idf_total = 1.0f;
     }
-    for (Py_ssize_t i = 0; i < c->candidate_count; i++) {
-        const int64_t span_first = c->first[c->pointer[i]], length = c->last[c->pointer[i + 1] - 1] - span_first + 1;
+    Py_ssize_t out = 0;
+    for (Py_ssize_t i = 0; i < c->candidates; i++) {
+        const int64_t start = c->pointer[c->positions[i]], end = c->pointer[c->positions[i] + 1];
+        const int64_t span_first = c->first[start], length = c->last[end - 1] - span_first + 1;
         for (int64_t k = 0; k < length; k++) {
             cosine[k] = dot(c->vectors + (span_first + k) * c->dimension, c->question, c->dimension);
         }
         /* which sentences hold each key, then running counts */
         memset(before, 0, sizeof(int32_t) * (size_t)((length + 1) * keys));
         for (Py_ssize_t j = 0; j < keys; j++) {
-            const int32_t *rows = c->rows + c->key_starts[j];
-            const Py_ssize_t count = c->key_counts[j];
-            for (Py_ssize_t p = lower_bound(rows, count, span_first); p < count && rows[p] < span_first + length; p++) {
+            const int32_t *rows = c->posting_rows + ranges[2 * j];
+            const Py_ssize_t count = ranges[2 * j + 1];
+            for (Py_ssize_t p = lower_bound32(rows, count, span_first); p < count && rows[p] < span_first + length; p++) {
                 before[(rows[p] - span_first + 1) * keys + j] = 1;
             }
         }
@@ -182,8 +200,9 @@ static void score(const struct call *c, float *cosine, float *share, int32_t *be
             share[k] = held / idf_total;
         }
         /* the candidate passage's best sentence and share of terms */
-        const int64_t passage_first = c->passage_first[c->candidates[i]] - span_first;
-        const int64_t passage_last = c->passage_last[c->candidates[i]] - span_first;
+        const int64_t candidate = c->passage[start];
+        const int64_t passage_first = c->passage_first[candidate] - span_first;
+        const int64_t passage_last = c->passage_last[candidate] - span_first;
         float passage_sentence = cosine[passage_first], passage_terms = 0.0f;
         for (int64_t k = passage_first + 1; k <= passage_last; k++) {
             passage_sentence = cosine[k] > passage_sentence ? cosine[k] : passage_sentence;
@@ -194,7 +213,7 @@ static void score(const struct call *c, float *cosine, float *share, int32_t *be
             }
         }
         passage_terms /= idf_total;
-        for (int64_t w = c->pointer[i]; w < c->pointer[i + 1]; w++) {
+        for (int64_t w = start; w < end; w++, out++) {
             const int64_t first = c->first[w] - span_first, last = c->last[w] - span_first;
             float best = cosine[first], total = 0.0f, best_share = share[first], terms_held = 0.0f;
             for (int64_t k = first; k <= last; k++) {
@@ -212,7 +231,10 @@ static void score(const struct call *c, float *cosine, float *share, int32_t *be
                     }
                 }
             }
-            float *row = c->features + w * FEATURES;
+            c->out_passage[out] = candidate;
+            c->out_first[out] = c->first[w];
+            c->out_last[out] = c->last[w];
+            float *row = c->features + out * FEATURES;
             row[0] = c->signals[2 * i];
             row[1] = passage_sentence;
             row[2] = c->signals[2 * i + 1];
@@ -229,32 +251,103 @@ static void score(const struct call *c, float *cosine, float *share, int32_t *be
                 linear += row[f] * c->window_weights[f];
                 focus += row[f] * c->focus_weights[f];
             }
-            c->scores[w] = linear + focus * focus;
+            c->scores[out] = linear + focus * focus;
             for (Py_ssize_t k = 0; k < c->width; k++) {
                 const int64_t at = first + k < last ? first + k : last;
-                c->dense[w * c->width + k] = cosine[at];
-                c->coverage[w * c->width + k] = share[at];
+                c->dense[out * c->width + k] = cosine[at];
+                c->coverage[out * c->width + k] = share[at];
             }
         }
     }
+    return out;
 }
 
-enum { VECTORS, QUESTION, ROWS, KEY_STARTS, KEY_COUNTS, IDF, POINTER, FIRST, LAST, OUTSIDE, NORM, CANDIDATES,
-       PASSAGE_FIRST, PASSAGE_LAST, SIGNALS, WINDOW_WEIGHTS, FOCUS_WEIGHTS, OUT_FEATURES, OUT_SCORES, OUT_DENSE,
-       OUT_COVERAGE, ARGUMENTS };
+enum { VECTORS, QUESTION, POSTING_KEYS, POSTING_ROWS, QUERY_KEYS, IDF, POINTER, PASSAGE, FIRST, LAST, OUTSIDE, NORM,
+       POSITIONS, PASSAGE_FIRST, PASSAGE_LAST, SIGNALS, WINDOW_WEIGHTS, FOCUS_WEIGHTS, OUT_PASSAGE, OUT_FIRST,
+       OUT_LAST, OUT_FEATURES, OUT_SCORES, OUT_DENSE, OUT_COVERAGE, ARGUMENTS };
 
-static const struct {
+static const struct argument {
     const char *name;
     enum kind kind;
     int writable, dims;
 } ARGUMENT_TYPES[ARGUMENTS] = {
-    {"vectors", FLOAT32, 0, 2}, {"question", FLOAT32, 0, 1}, {"rows", INT32, 0, 1}, {"key_starts", INT64, 0, 1},
-    {"key_counts", INT64, 0, 1}, {"idf", FLOAT32, 0, 1}, {"pointer", INT64, 0, 1}, {"first", INT64, 0, 1},
-    {"last", INT64, 0, 1}, {"outside", FLOAT64, 0, 1}, {"norm", FLOAT32, 0, 1}, {"candidates", INT64, 0, 1},
-    {"passage_first", INT64, 0, 1}, {"passage_last", INT64, 0, 1}, {"signals", FLOAT32, 0, 2},
-    {"window_weights", FLOAT32, 0, 1}, {"focus_weights", FLOAT32, 0, 1}, {"features", FLOAT32, 1, 2},
-    {"scores", FLOAT32, 1, 1}, {"dense", FLOAT32, 1, 2}, {"coverage", FLOAT32, 1, 2},
+    {"vectors", FLOAT32, 0, 2}, {"question", FLOAT32, 0, 1}, {"posting_keys", INT64, 0, 1},
+    {"posting_rows", INT32, 0, 1}, {"query_keys", INT64, 0, 1}, {"idf", FLOAT32, 0, 1}, {"pointer", INT64, 0, 1},
+    {"passage", INT64, 0, 1}, {"first", INT64, 0, 1}, {"last", INT64, 0, 1}, {"outside", FLOAT64, 0, 1},
+    {"norm", FLOAT32, 0, 1}, {"positions", INT64, 0, 1}, {"passage_first", INT64, 0, 1},
+    {"passage_last", INT64, 0, 1}, {"signals", FLOAT32, 0, 2}, {"window_weights", FLOAT32, 0, 1},
+    {"focus_weights", FLOAT32, 0, 1}, {"out_passage", INT64, 1, 1}, {"out_first", INT64, 1, 1},
+    {"out_last", INT64, 1, 1}, {"features", FLOAT32, 1, 2}, {"scores", FLOAT32, 1, 1}, {"dense", FLOAT32, 1, 2},
+    {"coverage", FLOAT32, 1, 2},
 };
+
+/* Get the buffers of ``count`` arguments as ``types`` says; on failure release those held and return -1. */
+static int get_buffers(PyObject *const *args, Py_buffer *views, const struct argument *types, int count)
+{
+    for (int held = 0; held < count; held++) {
+        if (get_buffer(args[held], &views[held], types[held].kind, types[held].writable, types[held].dims, types[held].name) < 0) {
+            while (held-- > 0) {
+                PyBuffer_Release(&views[held]);
+            }
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void release_buffers(Py_buffer *views, int count)
+{
+    for (int i = 0; i < count; i++) {
+        PyBuffer_Release(&views[i]);
+    }
+}
+
+/* window_extent(pointer, first, last, positions): how many windows the passages at ``positions`` have, and how
+   many sentences the longest holds, so that the caller can make the outputs of score_windows. */
+enum { EXTENT_POINTER, EXTENT_FIRST, EXTENT_LAST, EXTENT_POSITIONS, EXTENT_ARGUMENTS };
+
+static const struct argument EXTENT_TYPES[EXTENT_ARGUMENTS] = {
+    {"pointer", INT64, 0, 1}, {"first", INT64, 0, 1}, {"last", INT64, 0, 1}, {"positions", INT64, 0, 1},
+};
+
+static PyObject *window_extent(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != EXTENT_ARGUMENTS) {
+        PyErr_Format(PyExc_TypeError, "window_extent takes %d arrays (%zd given)", EXTENT_ARGUMENTS, nargs);
+        return NULL;
+    }
+    Py_buffer views[EXTENT_ARGUMENTS];
+    if (get_buffers(args, views, EXTENT_TYPES, EXTENT_ARGUMENTS) < 0) {
+        return NULL;
+    }
+    const int64_t *pointer = views[EXTENT_POINTER].buf, *first = views[EXTENT_FIRST].buf, *last = views[EXTENT_LAST].buf;
+    const int64_t *positions = views[EXTENT_POSITIONS].buf;
+    const Py_ssize_t passages = items(&views[EXTENT_POINTER]) - 1, windows = items(&views[EXTENT_FIRST]);
+    Py_ssize_t count = 0, width = 0;
+    const char *wrong = items(&views[EXTENT_LAST]) != windows ? "first and last must have one entry per window" : NULL;
+    for (Py_ssize_t i = 0; wrong == NULL && i < items(&views[EXTENT_POSITIONS]); i++) {
+        if (positions[i] < 0 || positions[i] >= passages) {
+            wrong = "a position is not one of the windows' passages";
+            break;
+        }
+        const int64_t start = pointer[positions[i]], end = pointer[positions[i] + 1];
+        if (start < 0 || end < start || end > windows) {
+            wrong = "a candidate's windows are not in the window arrays";
+            break;
+        }
+        for (int64_t w = start; w < end; w++) {
+            width = last[w] - first[w] + 1 > width ? last[w] - first[w] + 1 : width;
+        }
+        count += end - start;
+    }
+    release_buffers(views, EXTENT_ARGUMENTS);
+    if (wrong != NULL) {
+        PyErr_Format(PyExc_ValueError, "window_extent: %s", wrong);
+        return NULL;
+    }
+    return Py_BuildValue("nn", count, width);
+}
 
 static PyObject *score_windows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -264,83 +357,86 @@ static PyObject *score_windows(PyObject *module, PyObject *const *args, Py_ssize
         return NULL;
     }
     Py_buffer views[ARGUMENTS];
-    int held = 0;
-    PyObject *result = NULL;
-    for (; held < ARGUMENTS; held++) {
-        if (get_buffer(args[held], &views[held], ARGUMENT_TYPES[held].kind, ARGUMENT_TYPES[held].writable,
-                       ARGUMENT_TYPES[held].dims, ARGUMENT_TYPES[held].name) < 0) {
-            goto done;
-        }
+    if (get_buffers(args, views, ARGUMENT_TYPES, ARGUMENTS) < 0) {
+        return NULL;
     }
+    PyObject *result = NULL;
     struct call c = {
         .vectors = views[VECTORS].buf, .question = views[QUESTION].buf, .idf = views[IDF].buf,
         .norm = views[NORM].buf, .signals = views[SIGNALS].buf, .window_weights = views[WINDOW_WEIGHTS].buf,
-        .focus_weights = views[FOCUS_WEIGHTS].buf, .rows = views[ROWS].buf, .key_starts = views[KEY_STARTS].buf,
-        .key_counts = views[KEY_COUNTS].buf, .pointer = views[POINTER].buf, .first = views[FIRST].buf,
-        .last = views[LAST].buf, .candidates = views[CANDIDATES].buf, .passage_first = views[PASSAGE_FIRST].buf,
-        .passage_last = views[PASSAGE_LAST].buf, .outside = views[OUTSIDE].buf, .features = views[OUT_FEATURES].buf,
-        .scores = views[OUT_SCORES].buf, .dense = views[OUT_DENSE].buf, .coverage = views[OUT_COVERAGE].buf,
-        .sentences = views[VECTORS].shape[0], .dimension = views[VECTORS].shape[1], .row_count = items(&views[ROWS]),
-        .keys = items(&views[KEY_STARTS]), .terms = items(&views[IDF]), .candidate_count = items(&views[CANDIDATES]),
-        .windows = items(&views[FIRST]), .passages = items(&views[PASSAGE_FIRST]), .width = views[OUT_DENSE].shape[1],
+        .focus_weights = views[FOCUS_WEIGHTS].buf, .posting_rows = views[POSTING_ROWS].buf,
+        .posting_keys = views[POSTING_KEYS].buf, .query_keys = views[QUERY_KEYS].buf, .pointer = views[POINTER].buf,
+        .passage = views[PASSAGE].buf, .first = views[FIRST].buf, .last = views[LAST].buf,
+        .positions = views[POSITIONS].buf, .passage_first = views[PASSAGE_FIRST].buf,
+        .passage_last = views[PASSAGE_LAST].buf, .outside = views[OUTSIDE].buf,
+        .out_passage = views[OUT_PASSAGE].buf, .out_first = views[OUT_FIRST].buf, .out_last = views[OUT_LAST].buf,
+        .features = views[OUT_FEATURES].buf, .scores = views[OUT_SCORES].buf, .dense = views[OUT_DENSE].buf,
+        .coverage = views[OUT_COVERAGE].buf, .sentences = views[VECTORS].shape[0],
+        .dimension = views[VECTORS].shape[1], .postings = items(&views[POSTING_KEYS]),
+        .keys = items(&views[QUERY_KEYS]), .terms = items(&views[IDF]), .windowed = items(&views[POINTER]) - 1,
+        .windows = items(&views[FIRST]), .candidates = items(&views[POSITIONS]),
+        .passages = items(&views[PASSAGE_FIRST]), .capacity = items(&views[OUT_SCORES]),
+        .width = views[OUT_DENSE].shape[1],
     };
     const char *wrong = NULL;
     if (items(&views[QUESTION]) != c.dimension) {
         wrong = "the question's dimension is not the vectors'";
-    } else if (items(&views[KEY_COUNTS]) != c.keys || c.terms > c.keys) {
-        wrong = "key_counts and idf must match key_starts";
-    } else if (items(&views[POINTER]) != c.candidate_count + 1 || items(&views[PASSAGE_LAST]) != c.passages
-               || views[SIGNALS].shape[0] != c.candidate_count || views[SIGNALS].shape[1] != 2) {
-        wrong = "pointer, passage_last and signals must match the candidates and passages";
-    } else if (items(&views[LAST]) != c.windows || items(&views[OUTSIDE]) != c.windows
-               || items(&views[NORM]) != c.windows || items(&views[OUT_SCORES]) != c.windows
-               || views[OUT_FEATURES].shape[0] != c.windows || views[OUT_FEATURES].shape[1] != FEATURES
-               || views[OUT_DENSE].shape[0] != c.windows || views[OUT_COVERAGE].shape[0] != c.windows
-               || views[OUT_COVERAGE].shape[1] != c.width) {
-        wrong = "the window arrays and outputs must have one row per window";
+    } else if (items(&views[POSTING_ROWS]) != c.postings || c.terms > c.keys) {
+        wrong = "posting_rows must match posting_keys, and idf the query's terms";
+    } else if (c.windowed < 0 || items(&views[PASSAGE_LAST]) != c.passages || views[SIGNALS].shape[0] != c.candidates
+               || views[SIGNALS].shape[1] != 2) {
+        wrong = "pointer, passage_last and signals must match the passages and candidates";
+    } else if (items(&views[PASSAGE]) != c.windows || items(&views[LAST]) != c.windows
+               || items(&views[OUTSIDE]) != c.windows || items(&views[NORM]) != c.windows) {
+        wrong = "the window arrays must have one entry per window";
+    } else if (items(&views[OUT_PASSAGE]) != c.capacity || items(&views[OUT_FIRST]) != c.capacity
+               || items(&views[OUT_LAST]) != c.capacity || views[OUT_FEATURES].shape[0] != c.capacity
+               || views[OUT_FEATURES].shape[1] != FEATURES || views[OUT_DENSE].shape[0] != c.capacity
+               || views[OUT_COVERAGE].shape[0] != c.capacity || views[OUT_COVERAGE].shape[1] != c.width) {
+        wrong = "the outputs must have as many rows as each other, and features one column per feature";
     } else if (items(&views[WINDOW_WEIGHTS]) != FEATURES || items(&views[FOCUS_WEIGHTS]) != FEATURES) {
         wrong = "there must be one weight per feature";
-    } else if (c.candidate_count > 0 && c.width < 1) {
-        wrong = "the outputs must have room for a sentence per window";
     } else {
         wrong = check(&c);
     }
     if (wrong != NULL) {
         PyErr_Format(PyExc_ValueError, "score_windows: %s", wrong);
-        goto done;
+        release_buffers(views, ARGUMENTS);
+        return NULL;
     }
     Py_ssize_t longest = 0;
-    for (Py_ssize_t i = 0; i < c.candidate_count; i++) {
-        const Py_ssize_t length = c.last[c.pointer[i + 1] - 1] - c.first[c.pointer[i]] + 1;
-        longest = length > longest ? length : longest;
+    for (Py_ssize_t i = 0; i < c.candidates; i++) {
+        const int64_t start = c.pointer[c.positions[i]], end = c.pointer[c.positions[i] + 1];
+        longest = c.last[end - 1] - c.first[start] + 1 > longest ? c.last[end - 1] - c.first[start] + 1 : longest;
     }
     float *floats = PyMem_RawMalloc(sizeof(float) * (size_t)(2 * longest + 1));
     int32_t *before = PyMem_RawMalloc(sizeof(int32_t) * (size_t)((longest + 1) * (c.keys + 1)));
-    if (floats == NULL || before == NULL) {
-        PyMem_RawFree(floats);
-        PyMem_RawFree(before);
+    Py_ssize_t *ranges = PyMem_RawMalloc(sizeof(Py_ssize_t) * (size_t)(2 * c.keys + 1));
+    if (floats != NULL && before != NULL && ranges != NULL) {
+        Py_ssize_t written;
+        /* (the buffers are held, so other threads may run Python meanwhile: the batcher's encoding workers do) */
+        Py_BEGIN_ALLOW_THREADS
+        written = score(&c, floats, floats + longest, before, ranges);
+        Py_END_ALLOW_THREADS
+        result = PyLong_FromSsize_t(written);
+    } else {
         PyErr_NoMemory();
-        goto done;
     }
-    /* (the buffers are held, so other threads may run Python meanwhile: the batcher's encoding workers do) */
-    Py_BEGIN_ALLOW_THREADS
-    score(&c, floats, floats + longest, before);
-    Py_END_ALLOW_THREADS
     PyMem_RawFree(floats);
     PyMem_RawFree(before);
-    result = Py_NewRef(Py_None);
-done:
-    for (int i = 0; i < held; i++) {
-        PyBuffer_Release(&views[i]);
-    }
+    PyMem_RawFree(ranges);
+    release_buffers(views, ARGUMENTS);
     return result;
 }
 
 static PyMethodDef methods[] = {
+    {"window_extent", (PyCFunction)(void (*)(void))window_extent, METH_FASTCALL,
+     "window_extent(pointer, first, last, positions) -> (windows, widest)"},
     {"score_windows", (PyCFunction)(void (*)(void))score_windows, METH_FASTCALL,
-     "score_windows(vectors, question, rows, key_starts, key_counts, idf, pointer, first, last, outside, norm, "
-     "candidates, passage_first, passage_last, signals, window_weights, focus_weights, features, scores, dense, "
-     "coverage)\n\nFill features, scores, dense and coverage as search.score_windows computes them."},
+     "score_windows(vectors, question, posting_keys, posting_rows, query_keys, idf, pointer, passage, first, last, "
+     "outside, norm, positions, passage_first, passage_last, signals, window_weights, focus_weights, out_passage, "
+     "out_first, out_last, features, scores, dense, coverage) -> windows written\n\n"
+     "Fill the outputs as search.score_windows computes them, the windows of the candidates one after another."},
     {NULL, NULL, 0, NULL},
 };
 

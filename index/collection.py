@@ -539,15 +539,16 @@ class ArticleIndex:
         keyword_scale = 1.0 / best_keyword if best_keyword > 0 else 0.0
         chosen = top_indices(fuse(passage_dense, pool_keyword, keyword_scale, self.weights), max(top_k, CANDIDATE_PASSAGES))
         candidates = chosen if pool is None else pool[chosen]
-        every_window = snapshot.windows(self.quote_limit)
-        if every_window is not None:
-            windows = every_window.select(candidates)
-        else:
+        windows = snapshot.windows(self.quote_limit)
+        if windows is not None:  # every passage's, made once: a candidate's position among them is its row
+            positions = candidates
+        else:  # past the approximate threshold: the candidates' alone, made now
             windows = PassageWindows.build(table, snapshot.sentence_vectors, candidates, self.quote_limit)
+            positions = np.arange(len(candidates))
         return score_windows(
             table,
-            candidates,
             windows,
+            positions,
             np.stack((passage_dense[chosen], pool_keyword[chosen] * np.float32(keyword_scale)), axis=1),
             cosines.sentence_vectors,
             cosines.question_vector,

@@ -234,22 +234,22 @@ class SentenceTable:
         return np.array(terms + list(pairs), dtype=np.int64), len(terms)
 
     @property
+    def posting_keys(self) -> np.ndarray:
+        """The key of every posting (see ``query``), ascending; ``posting_rows`` holds their sentence rows."""
+        return self._keys
+
+    @property
     def posting_rows(self) -> np.ndarray:
-        """The sentence rows of every posting (int32), each key's ascending; ``posting_ranges`` says where."""
+        """The sentence row of every posting (int32), ascending within each key."""
         return self._rows
 
-    def posting_ranges(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Where the rows of each of ``keys`` (``query``) start in ``posting_rows``, and how many there are (none
-        for a key no sentence holds)."""
+    def postings(self, keys: np.ndarray) -> np.ndarray:
+        """The sentence rows holding each of ``keys`` (``query``; a key no sentence holds has none), as one
+        sorted array: column c's rows shifted by c * size, so that the lists follow each other and a single
+        searchsorted answers for every column at once (``rows_before``) instead of one call per column."""
         # keys are integers: the rows of key k end where those of k + 1 would start
         edges = self._keys.searchsorted(np.concatenate((keys, keys + 1)))
-        return edges[:len(keys)], edges[len(keys):] - edges[:len(keys)]
-
-    def postings(self, keys: np.ndarray) -> np.ndarray:
-        """The sentence rows holding each of ``keys`` (``query``), as one sorted array: column c's rows shifted
-        by c * size, so that the lists follow each other and a single searchsorted answers for every column at
-        once (``rows_before``) instead of one call per column."""
-        starts, counts = self.posting_ranges(keys)
+        starts, counts = edges[:len(keys)], edges[len(keys):] - edges[:len(keys)]
         return self._rows[expand_ranges(starts, counts)] + (np.arange(len(keys)) * self.size).repeat(counts)
 
     def rows_before(self, postings: np.ndarray, columns: int, bounds: np.ndarray) -> np.ndarray:
@@ -378,8 +378,8 @@ def window_norms(sentence_vectors: np.ndarray, first: np.ndarray, last: np.ndarr
 
 def score_windows(
     table: SentenceTable,
-    candidates: np.ndarray,
     windows: PassageWindows,
+    positions: np.ndarray,
     candidate_signals: np.ndarray,
     sentence_vectors: np.ndarray,
     question_vector: np.ndarray,
@@ -387,47 +387,47 @@ def score_windows(
     weights: FusionWeights,
     compiled: bool | None = None,
 ) -> Windows:
-    """Every candidate window's features and score (see WINDOW_FEATURES). ``windows`` are the candidates'
-    (``owner`` their position in ``candidates``); ``candidate_signals`` holds each candidate's first-stage
-    signals: passage cosine and relative BM25 (float32). Computed by the compiled kernel when it was built
-    (``compiled`` None) or asked for (True), else with numpy: the two agree to float32 rounding."""
+    """The features and score (see WINDOW_FEATURES) of every quote window of the candidate passages, which are
+    the passages at ``positions`` among those ``windows`` were made for; ``candidate_signals`` holds each
+    candidate's first-stage signals: passage cosine and relative BM25 (float32). Computed by the compiled kernel
+    when it was built (``compiled`` None) or asked for (True), else with numpy: the two agree to float32 rounding."""
     keys, columns = table.query(question_terms)  # terms first, then pairs
     if compiled is None:
         compiled = COMPILED
     elif compiled and _kernels is None:
         raise RuntimeError("The compiled kernel was not built (index/_kernels.c needs a C compiler on install).")
     score = _score_compiled if compiled else _score_numpy
-    return score(table, np.asarray(candidates, dtype=np.int64), windows, candidate_signals, sentence_vectors,
+    return score(table, windows, np.asarray(positions, dtype=np.int64), candidate_signals, sentence_vectors,
                  np.ascontiguousarray(question_vector, dtype=np.float32), keys, columns, weights)
 
 
 def _score_compiled(
-    table: SentenceTable, candidates: np.ndarray, windows: PassageWindows, candidate_signals: np.ndarray,
+    table: SentenceTable, windows: PassageWindows, positions: np.ndarray, candidate_signals: np.ndarray,
     sentence_vectors: np.ndarray, question_vector: np.ndarray, keys: np.ndarray, columns: int, weights: FusionWeights,
 ) -> Windows:
-    first, last = windows.first, windows.last
-    count = len(first)
-    width = int(np.maximum.reduce(last - first)) + 1 if count else 1
+    assert _kernels is not None
+    count, width = _kernels.window_extent(windows.pointer, windows.first, windows.last, positions)
+    passage, first, last = np.empty(count, dtype=np.int64), np.empty(count, dtype=np.int64), np.empty(count, dtype=np.int64)
     features = np.empty((count, len(WINDOW_FEATURES)), dtype=np.float32)
     scores = np.empty(count, dtype=np.float32)
-    sentence_dense = np.empty((count, width), dtype=np.float32)
-    sentence_terms = np.empty((count, width), dtype=np.float32)
-    starts, counts = table.posting_ranges(keys)
+    sentence_dense = np.empty((count, max(1, width)), dtype=np.float32)
+    sentence_terms = np.empty((count, max(1, width)), dtype=np.float32)
     window_weights, focus_weights = _weight_vectors(weights)
-    assert _kernels is not None
     _kernels.score_windows(
-        sentence_vectors, question_vector, table.posting_rows, starts, counts, table.idf[keys[:columns]],
-        windows.pointer, first, last, windows.outside, windows.norm, candidates, table.passage_first,
-        table.passage_last, candidate_signals, window_weights, focus_weights,
-        features, scores, sentence_dense, sentence_terms,
+        sentence_vectors, question_vector, table.posting_keys, table.posting_rows, keys, table.idf[keys[:columns]],
+        windows.pointer, windows.passage, windows.first, windows.last, windows.outside, windows.norm, positions,
+        table.passage_first, table.passage_last, candidate_signals, window_weights, focus_weights,
+        passage, first, last, features, scores, sentence_dense, sentence_terms,
     )
-    return Windows(windows.passage, first, last, features, scores, sentence_dense, sentence_terms)
+    return Windows(passage, first, last, features, scores, sentence_dense, sentence_terms)
 
 
 def _score_numpy(
-    table: SentenceTable, candidates: np.ndarray, windows: PassageWindows, candidate_signals: np.ndarray,
+    table: SentenceTable, windows: PassageWindows, positions: np.ndarray, candidate_signals: np.ndarray,
     sentence_vectors: np.ndarray, question_vector: np.ndarray, keys: np.ndarray, columns: int, weights: FusionWeights,
 ) -> Windows:
+    windows = windows.select(positions)
+    candidates = windows.passage[windows.pointer[:-1]]
     first, last = windows.first, windows.last
     idf = table.idf[keys[:columns]]
     idf_total = float(np.add.reduce(idf)) or 1.0

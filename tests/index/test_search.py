@@ -275,6 +275,14 @@ def test_searching_without_the_kernel_quotes_the_same(index, monkeypatch):
         assert [r.score for r in found.results] == pytest.approx([r.score for r in expected.results], abs=1e-5)
 
 
+# score_windows's arrays, in the order the kernel takes them
+KERNEL_ARGUMENTS = (
+    "vectors question posting_keys posting_rows query_keys idf pointer passage first last outside norm positions "
+    "passage_first passage_last signals window_weights focus_weights out_passage out_first out_last features scores "
+    "dense coverage"
+).split()
+
+
 @needs_kernel
 def test_the_kernel_refuses_arrays_it_cannot_read_instead_of_crashing(index, monkeypatch):
     """Arrays of the wrong type, shape or range raise an error that says which; nothing is read out of bounds."""
@@ -282,32 +290,44 @@ def test_the_kernel_refuses_arrays_it_cannot_read_instead_of_crashing(index, mon
     kernel = search_module._kernels.score_windows
     monkeypatch.setattr(search_module._kernels, "score_windows", lambda *arrays: calls.append(arrays) or kernel(*arrays))
     index.search(QUESTIONS[0])
-    (arrays,) = calls
-    kernel(*arrays)  # as given: accepted
+    (given,) = calls
+    arrays = dict(zip(KERNEL_ARGUMENTS, given, strict=True))
+    assert kernel(*given) == len(arrays["scores"])  # as given: accepted, every window written
 
-    def changed(position: int, value: np.ndarray) -> list:
-        return [value if i == position else array for i, array in enumerate(arrays)]
+    def with_(**changes: object) -> list:
+        return [changes.get(name, array) for name, array in arrays.items()]
 
-    with pytest.raises(TypeError, match="takes 21 arrays"):
-        kernel(*arrays[:-1])
+    with pytest.raises(TypeError, match="takes 25 arrays"):
+        kernel(*given[:-1])
     with pytest.raises(TypeError, match="first must be a contiguous 1D int64 array"):
-        kernel(*changed(7, arrays[7].astype(np.int32)))
+        kernel(*with_(first=arrays["first"].astype(np.int32)))
     with pytest.raises(TypeError, match="vectors must be a contiguous 2D float32 array"):
-        kernel(*changed(0, arrays[0].astype(np.float64)))
+        kernel(*with_(vectors=arrays["vectors"].astype(np.float64)))
     with pytest.raises(ValueError, match="vectors cannot be read: ndarray is not C-contiguous"):
-        kernel(*changed(0, np.asfortranarray(arrays[0])))
+        kernel(*with_(vectors=np.asfortranarray(arrays["vectors"])))
     with pytest.raises(ValueError, match="features cannot be read: .*read-only"):
-        kernel(*changed(17, _read_only(arrays[17])))
-    with pytest.raises(ValueError, match="candidates cannot be read"):
-        kernel(*changed(11, arrays[11].tolist()))
-    with pytest.raises(ValueError, match="not rows of the vectors"):
-        kernel(*changed(0, arrays[0][:1]))
-    with pytest.raises(ValueError, match="a candidate is not a passage"):
-        kernel(*changed(11, arrays[11] + len(arrays[12])))
-    with pytest.raises(ValueError, match="postings lie outside the rows"):
-        kernel(*changed(2, arrays[2][:0]))
+        kernel(*with_(features=_read_only(arrays["features"])))
+    with pytest.raises(ValueError, match="positions cannot be read"):
+        kernel(*with_(positions=arrays["positions"].tolist()))
     with pytest.raises(ValueError, match="question's dimension"):
-        kernel(*changed(1, arrays[1][:-1]))
+        kernel(*with_(question=arrays["question"][:-1]))
+    with pytest.raises(ValueError, match="not rows of the vectors"):
+        kernel(*with_(vectors=arrays["vectors"][:1]))
+    with pytest.raises(ValueError, match="a candidate is not a passage"):
+        kernel(*with_(passage=arrays["passage"] + len(arrays["passage_first"])))
+    with pytest.raises(ValueError, match="a position is not one of the windows' passages"):
+        kernel(*with_(positions=arrays["positions"] + len(arrays["pointer"])))
+    with pytest.raises(ValueError, match="posting_rows must match posting_keys"):
+        kernel(*with_(posting_rows=arrays["posting_rows"][:-1]))
+    with pytest.raises(ValueError, match="the outputs must have as many rows"):
+        kernel(*with_(scores=arrays["scores"][:-1]))
+    outputs = ("out_passage", "out_first", "out_last", "features", "scores", "dense", "coverage")
+    with pytest.raises(ValueError, match="no room for every window"):
+        kernel(*with_(**{name: arrays[name][:-1] for name in outputs}))
+    with pytest.raises(ValueError, match="wider than the outputs"):
+        kernel(*with_(dense=arrays["dense"][:, :0].copy(), coverage=arrays["coverage"][:, :0].copy()))
+    with pytest.raises(ValueError, match="a position is not one of the windows' passages"):
+        search_module._kernels.window_extent(arrays["pointer"], arrays["first"], arrays["last"], arrays["positions"] - 10**6)
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:
