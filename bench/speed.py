@@ -9,7 +9,7 @@ torch fp32 with its default threads, and flat FAISS search), so compare the rati
   answering   a whole answer (ArticleIndex.search) against one bare encode of the same question with the same
               backend (onnx int8, onnx fp32, torch fp32), on the sample collection and on the SQuAD articles;
               with the default backend also on ten copies of the SQuAD articles (not with --quick), and on
-              the SQuAD articles with the quote windows scored by numpy instead of index/_kernels.c.
+              the SQuAD articles with numpy in place of the compiled kernels (index/_kernels.c).
   batching    32 questions at once over the SQuAD articles, answered through QuestionBatcher as the bot does
               (each searched by an encoding worker as soon as its vector is ready) and one by one (a worker
               thread each), and the same for the encoding alone; with the event loop's lag meanwhile.
@@ -47,7 +47,7 @@ sys.path.insert(0, str(PROJECT_ROOT / "bench"))
 import numpy as np  # noqa: E402
 
 from index import ArticleIndex  # noqa: E402
-from index import search as search_module  # noqa: E402
+from index import kernels  # noqa: E402
 from index.batching import QuestionBatcher  # noqa: E402
 from index.embedding import DEFAULT_BACKEND, Embedder, SentenceTransformerEmbedder, load_embedder  # noqa: E402
 from index.loaders import load_folder  # noqa: E402
@@ -552,21 +552,21 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 table.add(f"{label_of(backend)}, {name}, {passages:,} passages: answer / encode",
                           f"{answer_p50:.2f} / {encode_p50:.2f}", f"{answer_p50 / encode_p50:.2f}× encode", "≤ 1.3×")
-        # the same with the windows scored by numpy, as where no C compiler built index/_kernels.c
-        if search_module.COMPILED:
-            search_module.COMPILED = False
+        # the same with numpy in place of the compiled kernels, as where no C compiler built index/_kernels.c
+        if kernels.COMPILED:
+            kernels.COMPILED = False
             try:
                 encode, answer, passages = measure_answering(backends[label_of(DEFAULT_BACKEND)], files[0].parent, questions)
             finally:
-                search_module.COMPILED = True
+                kernels.COMPILED = True
             encode_p50, answer_p50 = percentile(encode, 50), percentile(answer, 50)
-            figures["answering"]["numpy window scoring: SQuAD dev articles"] = {
+            figures["answering"]["numpy in place of the kernels: SQuAD dev articles"] = {
                 "passages": passages, "encode_p50_ms": encode_p50, "answer_p50_ms": answer_p50
             }
-            table.add(f"{label_of(DEFAULT_BACKEND)}, SQuAD dev articles, windows scored by numpy (no C compiler)",
+            table.add(f"{label_of(DEFAULT_BACKEND)}, SQuAD dev articles, numpy in place of index/_kernels.c",
                       f"{answer_p50:.2f} / {encode_p50:.2f}", f"{answer_p50 / encode_p50:.2f}× encode")
         else:
-            note("index._kernels was not built: every answer above scored its windows with numpy")
+            note("index._kernels was not built: every answer above was scored with numpy")
 
         note("== batching")
         default = backends[DEFAULT_LABEL]

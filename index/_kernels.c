@@ -1,9 +1,9 @@
-/* Window scoring (search.score_windows) in one compiled call.
+/* Window scoring (search.score_windows) and the first stage's BM25 and best passages, each in one compiled call.
 
-The numpy version in search.py is the reference and the fallback where no C compiler was at hand on install:
-this computes the same features, in the same float32 arithmetic up to the order of additions, without the
-~40 numpy calls that each cost a few microseconds right after the question's encode has cooled the caches
-(measured: score_windows was about half of a search on the SQuAD benchmark).
+The numpy versions (search.py, keyword.py) are the reference and the fallback where no C compiler was at hand
+on install: these compute the same, in the same float32 arithmetic up to the order of additions, without the
+dozens of numpy calls that each cost a few microseconds right after the question's encode has cooled the
+caches (measured: window scoring alone was about half of a search on the SQuAD benchmark).
 
 Every array comes through the buffer protocol, C-contiguous, its type checked; every row index is checked
 before it is used, so bad input raises instead of reading out of bounds. */
@@ -429,9 +429,140 @@ static PyObject *score_windows(PyObject *module, PyObject *const *args, Py_ssize
     return result;
 }
 
+/* bm25_scores(pointer, documents, weights, term_ids, scores): every document's BM25 for the terms ``term_ids``
+   (repeats count each time), into ``scores``: a term's documents are documents[pointer[t]:pointer[t + 1]], with
+   their term scores in ``weights``. Added up term after term in float32, as keyword.KeywordIndex.scores does. */
+enum { BM25_POINTER, BM25_DOCUMENTS, BM25_WEIGHTS, BM25_TERMS, BM25_SCORES, BM25_ARGUMENTS };
+
+static const struct argument BM25_TYPES[BM25_ARGUMENTS] = {
+    {"pointer", INT64, 0, 1}, {"documents", INT64, 0, 1}, {"weights", FLOAT32, 0, 1}, {"term_ids", INT64, 0, 1},
+    {"scores", FLOAT32, 1, 1},
+};
+
+static PyObject *bm25_scores(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != BM25_ARGUMENTS) {
+        PyErr_Format(PyExc_TypeError, "bm25_scores takes %d arrays (%zd given)", BM25_ARGUMENTS, nargs);
+        return NULL;
+    }
+    Py_buffer views[BM25_ARGUMENTS];
+    if (get_buffers(args, views, BM25_TYPES, BM25_ARGUMENTS) < 0) {
+        return NULL;
+    }
+    const int64_t *pointer = views[BM25_POINTER].buf, *documents = views[BM25_DOCUMENTS].buf;
+    const int64_t *terms = views[BM25_TERMS].buf;
+    const float *weights = views[BM25_WEIGHTS].buf;
+    float *scores = views[BM25_SCORES].buf;
+    const Py_ssize_t vocabulary = items(&views[BM25_POINTER]) - 1, postings = items(&views[BM25_DOCUMENTS]);
+    const Py_ssize_t size = items(&views[BM25_SCORES]), term_count = items(&views[BM25_TERMS]);
+    const char *wrong = items(&views[BM25_WEIGHTS]) != postings ? "weights must match documents" : NULL;
+    for (Py_ssize_t i = 0; wrong == NULL && i < term_count; i++) {
+        if (terms[i] < 0 || terms[i] >= vocabulary) {
+            wrong = "a term id is not in the vocabulary";
+        } else if (pointer[terms[i]] < 0 || pointer[terms[i] + 1] < pointer[terms[i]] || pointer[terms[i] + 1] > postings) {
+            wrong = "a term's documents lie outside the postings";
+        } else {
+            for (int64_t p = pointer[terms[i]]; p < pointer[terms[i] + 1]; p++) {
+                if (documents[p] < 0 || documents[p] >= size) {
+                    wrong = "a posting's document is not one of the scores";
+                    break;
+                }
+            }
+        }
+    }
+    if (wrong == NULL) {
+        Py_BEGIN_ALLOW_THREADS
+        memset(scores, 0, sizeof(float) * (size_t)size);
+        for (Py_ssize_t i = 0; i < term_count; i++) {
+            for (int64_t p = pointer[terms[i]]; p < pointer[terms[i] + 1]; p++) {
+                scores[documents[p]] += weights[p];
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    release_buffers(views, BM25_ARGUMENTS);
+    if (wrong != NULL) {
+        PyErr_Format(PyExc_ValueError, "bm25_scores: %s", wrong);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* best_passages(dense, keyword, dense_weight, keyword_weight, best) -> count: the first stage's ranking, as
+   search.fuse and search.top_indices make it: the passages of the highest dense * dense_weight + keyword *
+   keyword_weight (float32), best first, into ``best`` (as many as it holds, or as there are passages). Among
+   equal scores the later passage comes first, as top_indices orders them. */
+enum { BEST_DENSE, BEST_KEYWORD, BEST_OUT, BEST_ARGUMENTS };
+
+static const struct argument BEST_TYPES[BEST_ARGUMENTS] = {
+    {"dense", FLOAT32, 0, 1}, {"keyword", FLOAT32, 0, 1}, {"best", INT64, 1, 1},
+};
+
+static PyObject *best_passages(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != BEST_ARGUMENTS + 2) {
+        PyErr_Format(PyExc_TypeError, "best_passages takes 5 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    const double dense_weight = PyFloat_AsDouble(args[2]), keyword_weight = PyFloat_AsDouble(args[3]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    PyObject *const arrays[BEST_ARGUMENTS] = {args[0], args[1], args[4]};
+    Py_buffer views[BEST_ARGUMENTS];
+    if (get_buffers(arrays, views, BEST_TYPES, BEST_ARGUMENTS) < 0) {
+        return NULL;
+    }
+    const float *dense = views[BEST_DENSE].buf, *keyword = views[BEST_KEYWORD].buf;
+    int64_t *best = views[BEST_OUT].buf;
+    const Py_ssize_t size = items(&views[BEST_DENSE]);
+    Py_ssize_t wanted = items(&views[BEST_OUT]), count = 0;
+    wanted = wanted < size ? wanted : size;
+    const int matched = items(&views[BEST_KEYWORD]) == size;
+    float *kept = matched ? PyMem_RawMalloc(sizeof(float) * (size_t)(wanted + 1)) : NULL;
+    if (kept != NULL) {
+        const float a = (float)dense_weight, b = (float)keyword_weight;
+        Py_BEGIN_ALLOW_THREADS
+        /* the best so far, sorted: each passage goes in if it beats the last (or ties it, being later) */
+        for (Py_ssize_t i = 0; i < size && wanted > 0; i++) {
+            const float product = dense[i] * a, added = keyword[i] * b, score = product + added;
+            if (count == wanted && !(score >= kept[count - 1])) {
+                continue;
+            }
+            Py_ssize_t at = count < wanted ? count++ : count - 1;
+            while (at > 0 && kept[at - 1] <= score) {
+                kept[at] = kept[at - 1];
+                best[at] = best[at - 1];
+                at--;
+            }
+            kept[at] = score;
+            best[at] = i;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    const int failed = kept == NULL;
+    PyMem_RawFree(kept);
+    release_buffers(views, BEST_ARGUMENTS);
+    if (failed) {
+        if (!matched) {
+            PyErr_SetString(PyExc_ValueError, "best_passages: keyword must have one score per passage");
+        } else {
+            PyErr_NoMemory();
+        }
+        return NULL;
+    }
+    return PyLong_FromSsize_t(count);
+}
+
 static PyMethodDef methods[] = {
     {"window_extent", (PyCFunction)(void (*)(void))window_extent, METH_FASTCALL,
      "window_extent(pointer, first, last, positions) -> (windows, widest)"},
+    {"bm25_scores", (PyCFunction)(void (*)(void))bm25_scores, METH_FASTCALL,
+     "bm25_scores(pointer, documents, weights, term_ids, scores)"},
+    {"best_passages", (PyCFunction)(void (*)(void))best_passages, METH_FASTCALL,
+     "best_passages(dense, keyword, dense_weight, keyword_weight, best) -> count"},
     {"score_windows", (PyCFunction)(void (*)(void))score_windows, METH_FASTCALL,
      "score_windows(vectors, question, posting_keys, posting_rows, query_keys, idf, pointer, passage, first, last, "
      "outside, norm, positions, passage_first, passage_last, signals, window_weights, focus_weights, out_passage, "

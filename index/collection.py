@@ -25,15 +25,14 @@ from .search import (
     PassageWindows,
     SentenceTable,
     Windows,
+    best_passages,
     choose_windows,
     dot,
     expand_ranges,
-    fuse,
     highlight_rows,
     kth_highest,
     row_cosines,
     score_windows,
-    top_indices,
 )
 from .snapshot import IndexSnapshot
 from .store import load_snapshot, save_snapshot
@@ -80,13 +79,15 @@ class QuestionCosines:
     """The question's cosine similarity with passages, by row, and the vectors it is computed from. When the
     whole of a collection searched exactly is searched, every passage's is computed up front (one product over
     all of them costs less than the FAISS search and the row gathers it replaces, and each later look-up is an
-    index), from the int8 copy of the vectors past a few hundred passages (see dense.py); otherwise they are
+    index): past a few hundred passages from the 4-bit copy of the vectors (see dense.py), whose cosines are
+    ``rough``: they rank the passages, and ``passages`` computes the candidates' again. Otherwise they are
     computed in float32 for the rows asked. Sentences are scored by score_windows: only its candidates'."""
 
     question_vector: np.ndarray
     passage_vectors: np.ndarray
     sentence_vectors: np.ndarray
     every_passage: np.ndarray | None = None
+    rough: bool = False
 
     @classmethod
     def of(cls, snapshot: IndexSnapshot, question_vector: np.ndarray, every: bool) -> QuestionCosines:
@@ -94,17 +95,16 @@ class QuestionCosines:
         passage_vectors, sentence_vectors = snapshot.passage_vectors, snapshot.sentence_vectors
         if not (every and snapshot.searched_exactly and len(snapshot.passages)):
             return cls(question_vector, passage_vectors, sentence_vectors)
-        if snapshot.quantized_cosines is not None:
-            every_passage = snapshot.quantized_cosines.scores(question_vector)
-        else:
-            every_passage = dot(passage_vectors, question_vector)
-        return cls(question_vector, passage_vectors, sentence_vectors, every_passage)
+        quantized = snapshot.quantized_cosines
+        if quantized is not None:
+            return cls(question_vector, passage_vectors, sentence_vectors, quantized.scores(question_vector), rough=True)
+        return cls(question_vector, passage_vectors, sentence_vectors, dot(passage_vectors, question_vector))
 
     def passages(self, rows: np.ndarray) -> np.ndarray:
-        if self.every_passage is not None:
+        """The float32 cosines of the passages of ``rows``."""
+        if self.every_passage is not None and not self.rough:
             return self.every_passage[rows]
         return row_cosines(self.passage_vectors, rows, self.question_vector)
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -470,7 +470,7 @@ class ArticleIndex:
 
     def _install(self, snapshot: IndexSnapshot) -> None:
         """Make ``snapshot`` the one searched, once all its searches need is ready: the sentence table, the
-        quote windows, the int8 copy of the passage vectors and the sentence spans. (A snapshot with an
+        quote windows, the 4-bit copy of the passage vectors and the sentence spans. (A snapshot with an
         approximate index has imported FAISS when building or opening it, so the first question never waits for
         that import, which would hold up the bot's event loop.)"""
         _ = snapshot.sentence_table, snapshot.windows(self.quote_limit), snapshot.quantized_cosines, snapshot.sentence_spans
@@ -537,7 +537,7 @@ class ArticleIndex:
         # BM25 relative to the best passage's, as a scale: only the candidates' relative scores are made
         best_keyword = float(np.maximum.reduce(keyword)) if keyword.size else 0.0
         keyword_scale = 1.0 / best_keyword if best_keyword > 0 else 0.0
-        chosen = top_indices(fuse(passage_dense, pool_keyword, keyword_scale, self.weights), max(top_k, CANDIDATE_PASSAGES))
+        chosen = best_passages(passage_dense, pool_keyword, keyword_scale, self.weights, max(top_k, CANDIDATE_PASSAGES))
         candidates = chosen if pool is None else pool[chosen]
         windows = snapshot.windows(self.quote_limit)
         if windows is not None:  # every passage's, made once: a candidate's position among them is its row
@@ -549,7 +549,8 @@ class ArticleIndex:
             table,
             windows,
             positions,
-            np.stack((passage_dense[chosen], pool_keyword[chosen] * np.float32(keyword_scale)), axis=1),
+            np.stack((cosines.passages(candidates) if cosines.rough else passage_dense[chosen],
+                      pool_keyword[chosen] * np.float32(keyword_scale)), axis=1),
             cosines.sentence_vectors,
             cosines.question_vector,
             question_terms,

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from . import kernels
 from .tokens import TokenizedCollection, offsets, question_terms, text_terms
 
 logger = logging.getLogger(__name__)
@@ -77,14 +78,19 @@ class KeywordIndex:
         its question."""
         return question_terms(question)
 
-    def scores(self, question_terms: Sequence[str]) -> np.ndarray:
+    def scores(self, question_terms: Sequence[str], compiled: bool | None = None) -> np.ndarray:
         """BM25 of every document for the question's terms (``query_terms``). As in bm25s, a repeated term counts
-        each time, unknown terms count nothing, and the term scores are added up in float32 in question order."""
+        each time, unknown terms count nothing, and the term scores are added up in float32 in question order
+        (in one compiled call where kernels.py has one, ``compiled`` as kernels.use takes it)."""
+        vocabulary = self._vocabulary
+        term_ids = [i for term in question_terms if (i := vocabulary.get(term)) is not None]
+        kernel = kernels.use(compiled)
+        if kernel is not None:
+            scores = np.empty(self.size, dtype=np.float32)
+            kernel.bm25_scores(self._pointer, self._documents, self._weights, np.array(term_ids, dtype=np.int64), scores)
+            return scores
         scores = np.zeros(self.size, dtype=np.float32)
-        for term in question_terms:
-            term_id = self._vocabulary.get(term)
-            if term_id is None:
-                continue
+        for term_id in term_ids:
             start, end = self._pointer[term_id:term_id + 2].tolist()  # (Python ints slice faster)
             scores[self._documents[start:end]] += self._weights[start:end]
         return scores

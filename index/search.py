@@ -9,9 +9,8 @@ question. (The first stage also used each passage's best sentence cosine; withou
 benchmark stayed 91.0%, while scoring every sentence had taken a quarter of a search.) A window's score adds
 up, with weights measured on SQuAD with cross-validation across articles (bench/tune.py), its passage's
 signals, how much of the question's IDF-weighted terms it holds, how similar its sentences are to the
-question, and how many of the question's word pairs it repeats. That scoring also runs as one compiled call
-(index/_kernels.c, built on install where a C compiler is at hand): some forty numpy calls, each slow right
-after the question's encode has cooled the caches, made it half of a search."""
+question, and how many of the question's word pairs it repeats. Where the install built them, the window
+scoring and the first stage run compiled (kernels.py), each in one call."""
 from __future__ import annotations
 
 import functools
@@ -21,10 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-try:
-    from . import _kernels
-except ImportError:  # built on install where a C compiler is at hand (setup.py); numpy computes the same otherwise
-    _kernels = None
+from . import kernels
 
 if TYPE_CHECKING:
     from .tokens import TokenizedCollection
@@ -133,6 +129,20 @@ def fuse(passage_dense: np.ndarray, keyword: np.ndarray, keyword_scale: float, w
     fused = passage_dense * np.float32(weights.passage_dense)
     fused += keyword * np.float32(weights.keyword * keyword_scale)
     return fused
+
+
+def best_passages(
+    passage_dense: np.ndarray, keyword: np.ndarray, keyword_scale: float, weights: FusionWeights, k: int,
+    compiled: bool | None = None,
+) -> np.ndarray:
+    """First stage: the indices of the ``k`` highest ``fuse`` scores, best first (in one compiled call where
+    kernels.py has one, ``compiled`` as kernels.use takes it)."""
+    kernel = kernels.use(compiled)
+    if kernel is None:
+        return top_indices(fuse(passage_dense, keyword, keyword_scale, weights), k)
+    best = np.empty(max(0, min(k, len(passage_dense))), dtype=np.int64)
+    count = kernel.best_passages(passage_dense, keyword, weights.passage_dense, weights.keyword * keyword_scale, best)
+    return best[:count]
 
 
 def kth_highest(scores: np.ndarray, k: int) -> float:
@@ -392,11 +402,7 @@ def score_windows(
     candidate's first-stage signals: passage cosine and relative BM25 (float32). Computed by the compiled kernel
     when it was built (``compiled`` None) or asked for (True), else with numpy: the two agree to float32 rounding."""
     keys, columns = table.query(question_terms)  # terms first, then pairs
-    if compiled is None:
-        compiled = COMPILED
-    elif compiled and _kernels is None:
-        raise RuntimeError("The compiled kernel was not built (index/_kernels.c needs a C compiler on install).")
-    score = _score_compiled if compiled else _score_numpy
+    score = _score_compiled if kernels.use(compiled) else _score_numpy
     return score(table, windows, np.asarray(positions, dtype=np.int64), candidate_signals, sentence_vectors,
                  np.ascontiguousarray(question_vector, dtype=np.float32), keys, columns, weights)
 
@@ -405,15 +411,16 @@ def _score_compiled(
     table: SentenceTable, windows: PassageWindows, positions: np.ndarray, candidate_signals: np.ndarray,
     sentence_vectors: np.ndarray, question_vector: np.ndarray, keys: np.ndarray, columns: int, weights: FusionWeights,
 ) -> Windows:
-    assert _kernels is not None
-    count, width = _kernels.window_extent(windows.pointer, windows.first, windows.last, positions)
+    compiled = kernels.compiled
+    assert compiled is not None
+    count, width = compiled.window_extent(windows.pointer, windows.first, windows.last, positions)
     passage, first, last = np.empty(count, dtype=np.int64), np.empty(count, dtype=np.int64), np.empty(count, dtype=np.int64)
     features = np.empty((count, len(WINDOW_FEATURES)), dtype=np.float32)
     scores = np.empty(count, dtype=np.float32)
     sentence_dense = np.empty((count, max(1, width)), dtype=np.float32)
     sentence_terms = np.empty((count, max(1, width)), dtype=np.float32)
     window_weights, focus_weights = _weight_vectors(weights)
-    _kernels.score_windows(
+    compiled.score_windows(
         sentence_vectors, question_vector, table.posting_keys, table.posting_rows, keys, table.idf[keys[:columns]],
         windows.pointer, windows.passage, windows.first, windows.last, windows.outside, windows.norm, positions,
         table.passage_first, table.passage_last, candidate_signals, window_weights, focus_weights,
@@ -497,10 +504,6 @@ def _score_numpy(
     for column, values in enumerate(window_columns, 4):
         features[:, column] = values
     return Windows(windows.passage, first, last, features, weights.window_scores(features), window_dense, coverage)
-
-
-# Whether score_windows runs the compiled kernel (index/_kernels.c) by default.
-COMPILED = _kernels is not None
 
 
 def choose_windows(windows: Windows, k: int, max_shared: float = 0.0) -> list[int]:

@@ -46,14 +46,14 @@ class IndexSnapshot:
 
     @cached_property
     def quantized_cosines(self) -> QuantizedCosines | None:
-        """The int8 copy of every passage vector that a collection searched exactly scores each question against
-        (dense.py); None for a larger collection, or one so small that float32 is as fast."""
-        if not self._scored_from_int8:
+        """The 4-bit copy of every passage vector that a collection searched exactly ranks passages by (dense.py);
+        None for a larger collection, or one so small that float32 is as fast."""
+        if not self._scored_from_codes:
             return None
         return QuantizedCosines.of(self.passage_vectors)
 
     @property
-    def _scored_from_int8(self) -> bool:
+    def _scored_from_codes(self) -> bool:
         return self.searched_exactly and len(self.passages) >= QUANTIZED_FROM_PASSAGES
 
     @property
@@ -75,7 +75,7 @@ class IndexSnapshot:
         return self._windows[limit]
 
     def carry_over(self, previous: IndexSnapshot, previous_rows: np.ndarray) -> None:
-        """Make this snapshot's quote windows and int8 vectors from ``previous``'s where a passage is unchanged:
+        """Make this snapshot's quote windows and 4-bit vectors from ``previous``'s where a passage is unchanged:
         ``previous_rows`` holds each passage's row there (-1 for a new one)."""
         if self.searched_exactly and previous.searched_exactly:
             self._carry_windows(previous, previous_rows)
@@ -84,11 +84,11 @@ class IndexSnapshot:
     def _carry_quantized(self, previous: IndexSnapshot, previous_rows: np.ndarray) -> None:
         # An unchanged passage's vector is the old one: so are its codes.
         old = previous.__dict__.get("quantized_cosines")  # (made, if at all, by the cached property)
-        if old is None or not self._scored_from_int8:
+        if old is None or not self._scored_from_codes:
             return
         # set as the cached property would be (a frozen dataclass keeps its cached values in __dict__)
         carried = QuantizedRows.carried(old.passage_rows, previous_rows, self.passage_vectors)
-        self.__dict__["quantized_cosines"] = QuantizedCosines(carried)
+        self.__dict__["quantized_cosines"] = QuantizedCosines(carried, self.dimension)
 
     def _carry_windows(self, previous: IndexSnapshot, previous_rows: np.ndarray) -> None:
         # Windows never leave a section, so an unchanged passage's are the old ones moved to its new rows; only

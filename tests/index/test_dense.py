@@ -1,10 +1,11 @@
-"""The int8 copy of a collection's vectors that every question is scored against (index/dense.py)."""
+"""The 4-bit copy of a collection's vectors that ranks its passages for every question (index/dense.py), and the
+int8 codes of the encoder's weights."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from index.dense import QuantizedCosines, QuantizedRows, quantize_transposed
+from index.dense import BLOCK, QuantizedCosines, QuantizedRows, quantize_blocks, quantize_transposed
 
 
 def unit_rows(count: int, dimension: int = 384, seed: int = 0) -> np.ndarray:
@@ -26,6 +27,28 @@ def test_codes_give_back_each_row_within_half_a_step():
     assert np.all(np.abs(restored - vectors) <= scales[:, None] / 2 + 1e-6)
 
 
+def unpacked(codes: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """The values 4-bit codes stand for, per row."""
+    levels = np.empty(codes.shape[:2] + (2 * codes.shape[2],), dtype=np.float32)
+    levels[:, :, 0::2], levels[:, :, 1::2] = codes & 15, codes >> 4
+    return ((levels - 8) * scales[:, :, None]).reshape(len(codes), -1)
+
+
+@pytest.mark.parametrize("dimension", [384, 100])
+def test_4_bit_codes_give_back_each_block_within_half_a_step(dimension):
+    vectors = unit_rows(300, dimension, seed=3) * np.linspace(0.1, 3.0, 300, dtype=np.float32)[:, None]
+    codes, scales = quantize_blocks(vectors)
+    blocks = -(-dimension // BLOCK)
+    assert codes.dtype == np.uint8 and codes.shape == (300, blocks, BLOCK // 2) and scales.shape == (300, blocks)
+    restored = unpacked(codes, scales)
+    assert not restored[:, dimension:].any()  # a short last block is padded with zeros
+    steps = np.repeat(scales, BLOCK, axis=1)[:, :dimension]
+    assert np.all(np.abs(restored[:, :dimension] - vectors) <= steps / 2 + 1e-6)
+    # each block's largest magnitude uses the whole range: -7 or 7
+    levels = np.abs(restored[:, :dimension] / steps)
+    assert np.allclose(np.maximum.reduceat(levels, np.arange(0, dimension, BLOCK), axis=1), 7)
+
+
 def test_an_all_zero_row_scores_zero_not_nan(passage_vectors):
     passage_vectors = passage_vectors.copy()
     passage_vectors[5] = 0.0
@@ -33,12 +56,13 @@ def test_an_all_zero_row_scores_zero_not_nan(passage_vectors):
     assert cosines[5] == 0.0 and np.isfinite(cosines).all()
 
 
-def test_cosines_are_those_of_float32_within_a_few_thousandths(passage_vectors):
+def test_cosines_are_those_of_float32_within_a_few_hundredths(passage_vectors):
     scorer = QuantizedCosines.of(passage_vectors)
     for question in unit_rows(20, seed=4):
         cosines = scorer.scores(question)
         assert cosines.shape == (len(passage_vectors),)
-        assert np.abs(cosines - passage_vectors @ question).max() < 0.005
+        errors = np.abs(cosines - passage_vectors @ question)
+        assert errors.max() < 0.05 and errors.mean() < 0.01
 
 
 def test_the_nearest_rows_are_found(passage_vectors):

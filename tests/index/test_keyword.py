@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from index import kernels
 from index.keyword import KeywordIndex
 from index.tokens import text_terms
+
+# numpy, and the compiled kernel where the install built it
+WAYS = [False, True] if kernels.COMPILED else [False]
 
 WORDS = st.sampled_from(
     "The the Running runs ran, lighthouse's LIGHTHOUSES keepers Ærø naïve café 1844 x a I it's don't co-op "
@@ -65,7 +70,9 @@ def test_scores_are_bm25s_scores_to_the_last_bit(texts, question):
     texts = [*texts, "lighthouse keepers"]  # bm25s cannot index texts without a single term
     index = KeywordIndex.build(texts)
     terms = index.query_terms(question)  # repeated and unknown terms included
-    np.testing.assert_array_equal(index.scores(terms), bm25s_scores(texts, terms))
+    expected = bm25s_scores(texts, terms)
+    for compiled in WAYS:
+        np.testing.assert_array_equal(index.scores(terms, compiled=compiled), expected)
 
 
 def test_scores_of_longer_texts_are_bm25s_scores():
@@ -79,4 +86,22 @@ def test_scores_of_longer_texts_are_bm25s_scores():
     index = KeywordIndex.build(texts)
     for question in ("lights keepers night night", "honey honey colony", "Scottish coast 1786", "nothing known here"):
         terms = index.query_terms(question)
-        np.testing.assert_array_equal(index.scores(terms), bm25s_scores(texts, terms))
+        expected = bm25s_scores(texts, terms)
+        for compiled in WAYS:
+            np.testing.assert_array_equal(index.scores(terms, compiled=compiled), expected)
+
+
+@pytest.mark.skipif(not kernels.COMPILED, reason="index._kernels was not built (no C compiler when the project was installed)")
+def test_the_bm25_kernel_refuses_postings_it_cannot_read():
+    index = KeywordIndex.build(["Keepers lit the lamps at dusk.", "The tower was finished in 1844."])
+    pointer, documents, weights = index._pointer, index._documents, index._weights
+    scores = np.empty(2, dtype=np.float32)
+    kernel = kernels.compiled.bm25_scores
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        kernel(pointer, documents, weights, np.array([len(pointer)], dtype=np.int64), scores)
+    with pytest.raises(ValueError, match="not one of the scores"):
+        kernel(pointer, documents, weights, np.array([0], dtype=np.int64), scores[:0])
+    with pytest.raises(ValueError, match="weights must match documents"):
+        kernel(pointer, documents, weights[:-1], np.array([0], dtype=np.int64), scores)
+    with pytest.raises(TypeError, match="term_ids must be a contiguous 1D int64 array"):
+        kernel(pointer, documents, weights, np.array([0.0]), scores)

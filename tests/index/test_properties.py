@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from index import ArticleIndex, ArticleLoadError
 from index import collection as collection_module
+from index import kernels
 from index import search as search_module
 from index.embedding import Embedder
 from index.loaders import article_from_bytes, article_from_text, content_hash
@@ -351,7 +352,7 @@ def test_every_search_result_quotes_an_indexed_article_verbatim(hashing_embedder
 
 
 
-@pytest.mark.skipif(not search_module.COMPILED, reason="index._kernels was not built (no C compiler when the project was installed)")
+@pytest.mark.skipif(not kernels.COMPILED, reason="index._kernels was not built (no C compiler when the project was installed)")
 @SLOW
 @given(
     texts=st.lists(st.tuples(article_text, st.sampled_from([".txt", ".md"])), min_size=1, max_size=3),

@@ -9,6 +9,7 @@ import pytest
 
 from index import ArticleIndex
 from index import collection as collection_module
+from index import kernels
 from index import search as search_module
 from index import snapshot as snapshot_module
 from index.quotes import QUOTE_LIMIT
@@ -208,9 +209,9 @@ def test_a_sentence_too_long_to_quote_is_quoted_where_it_answers(embedder, tmp_p
     assert not whole.cut_before and not whole.cut_after
 
 
-def test_scoring_from_the_int8_copy_gives_the_answers_float32_gives(embedder, articles, monkeypatch):
-    """Collections past a few hundred passages score every passage vector from an int8 copy (index/dense.py); its
-    cosines are a few thousandths off, which must not change what is quoted."""
+def test_ranking_from_the_4_bit_copy_gives_the_answers_float32_gives(embedder, articles, monkeypatch):
+    """Collections past a few hundred passages rank every passage vector from a 4-bit copy (index/dense.py); its
+    cosines are a few hundredths off, which must not change what is quoted: the candidates' own are float32."""
     exact = ArticleIndex(embedder)
     exact.sync_folder(articles)
     assert exact.snapshot.quantized_cosines is None  # the test collection is small: float32
@@ -222,12 +223,12 @@ def test_scoring_from_the_int8_copy_gives_the_answers_float32_gives(embedder, ar
         expected, found = exact.search(question), quantized.search(question)
         assert found.answered == expected.answered
         assert [(r.article, r.quote, r.highlight) for r in found.results] == [(r.article, r.quote, r.highlight) for r in expected.results]
-        assert [r.score for r in found.results] == pytest.approx([r.score for r in expected.results], rel=0.01)
+        assert [r.score for r in found.results] == pytest.approx([r.score for r in expected.results], abs=1e-5)
 
 
 needs_kernel = pytest.mark.skipif(
-    not search_module.COMPILED,
-    reason="index._kernels was not built (no C compiler when the project was installed): numpy scores the windows",
+    not kernels.COMPILED,
+    reason="index._kernels was not built (no C compiler when the project was installed): numpy serves instead",
 )
 
 # What a user may type beyond QUESTIONS: words the articles never use, one word, a phrase repeated.
@@ -265,9 +266,31 @@ def test_the_compiled_kernel_scores_every_window_as_numpy_does(embedder, article
 
 
 @needs_kernel
-def test_searching_without_the_kernel_quotes_the_same(index, monkeypatch):
+def test_the_first_stage_ranks_passages_as_numpy_does():
+    rng = np.random.default_rng(3)
+    weights = search_module.FusionWeights()
+    for size, k in ((1, 20), (7, 3), (500, 20), (5000, 40), (30, 0)):
+        dense = rng.uniform(-0.2, 0.9, size).astype(np.float32)
+        keyword = np.where(rng.random(size) < 0.3, rng.uniform(0, 12, size), 0).astype(np.float32)
+        scale = 1 / float(keyword.max()) if keyword.max() > 0 else 0.0
+        expected = search_module.best_passages(dense, keyword, scale, weights, k, compiled=False)
+        found = search_module.best_passages(dense, keyword, scale, weights, k, compiled=True)
+        assert found.tolist() == expected.tolist() and len(found) == min(k, size)
+    # equal scores: the same scores come out, best first
+    dense, keyword = np.repeat(np.float32([0.5, 0.2, 0.7]), 10), np.zeros(30, dtype=np.float32)
+    found = search_module.best_passages(dense, keyword, 0.0, weights, 15, compiled=True)
+    expected = search_module.best_passages(dense, keyword, 0.0, weights, 15, compiled=False)
+    assert dense[found].tolist() == dense[expected].tolist() == np.float32([0.7] * 10 + [0.5] * 5).tolist()
+    with pytest.raises(ValueError, match="one score per passage"):
+        kernels.compiled.best_passages(dense, keyword[:-1], 0.7, 0.3, np.empty(3, dtype=np.int64))
+    with pytest.raises(TypeError, match="must be real number"):
+        kernels.compiled.best_passages(dense, keyword, "0.7", 0.3, np.empty(3, dtype=np.int64))
+
+
+@needs_kernel
+def test_searching_without_the_kernels_quotes_the_same(index, monkeypatch):
     compiled = [index.search(question) for question in QUESTIONS]
-    monkeypatch.setattr(search_module, "COMPILED", False)
+    monkeypatch.setattr(kernels, "COMPILED", False)
     for question, expected in zip(QUESTIONS, compiled):
         found = index.search(question)
         assert found.answered == expected.answered
@@ -287,8 +310,8 @@ KERNEL_ARGUMENTS = (
 def test_the_kernel_refuses_arrays_it_cannot_read_instead_of_crashing(index, monkeypatch):
     """Arrays of the wrong type, shape or range raise an error that says which; nothing is read out of bounds."""
     calls = []
-    kernel = search_module._kernels.score_windows
-    monkeypatch.setattr(search_module._kernels, "score_windows", lambda *arrays: calls.append(arrays) or kernel(*arrays))
+    kernel = kernels.compiled.score_windows
+    monkeypatch.setattr(kernels.compiled, "score_windows", lambda *arrays: calls.append(arrays) or kernel(*arrays))
     index.search(QUESTIONS[0])
     (given,) = calls
     arrays = dict(zip(KERNEL_ARGUMENTS, given, strict=True))
@@ -327,7 +350,7 @@ def test_the_kernel_refuses_arrays_it_cannot_read_instead_of_crashing(index, mon
     with pytest.raises(ValueError, match="wider than the outputs"):
         kernel(*with_(dense=arrays["dense"][:, :0].copy(), coverage=arrays["coverage"][:, :0].copy()))
     with pytest.raises(ValueError, match="a position is not one of the windows' passages"):
-        search_module._kernels.window_extent(arrays["pointer"], arrays["first"], arrays["last"], arrays["positions"] - 10**6)
+        kernels.compiled.window_extent(arrays["pointer"], arrays["first"], arrays["last"], arrays["positions"] - 10**6)
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:

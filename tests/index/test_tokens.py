@@ -48,8 +48,8 @@ def embedder() -> HashingEmbedder:
 
 
 @pytest.fixture(autouse=True)
-def scored_from_int8(monkeypatch):
-    """These collections are small: score them from the int8 copy all the same, so that updates carry it over."""
+def scored_from_codes(monkeypatch):
+    """These collections are small: rank them from the 4-bit copy all the same, so that updates carry it over."""
     monkeypatch.setattr(snapshot_module, "QUANTIZED_FROM_PASSAGES", 0)
 
 
@@ -82,7 +82,7 @@ def search_view(snapshot: IndexSnapshot) -> dict:
         | {q: keyword.scores(keyword.query_terms(q) * 2).tolist() for q in QUESTIONS},
         "windows": {name: getattr(windows, name).tolist() for name in ("pointer", "owner", "passage", "first", "last", "outside")},
         "norms": windows.norm,
-        "int8": (snapshot.quantized_cosines.passage_rows.codes.tolist(), snapshot.quantized_cosines.passage_rows.scales.tolist()),
+        "4-bit codes": (snapshot.quantized_cosines.passage_rows.codes.tolist(), snapshot.quantized_cosines.passage_rows.scales.tolist()),
     }
 
 
