@@ -19,8 +19,10 @@ before it is used, so bad input raises instead of reading out of bounds. */
 enum kind { FLOAT32, FLOAT64, INT32, INT64 };
 
 /* Get a C-contiguous buffer of ``obj`` holding items of ``want``; with ``dims`` > 0, also check its number
-   of dimensions. On failure set an exception naming ``name`` and return -1 (the buffer is not held). */
-static int get_buffer(PyObject *obj, Py_buffer *view, enum kind want, int writable, int dims, const char *name)
+   of dimensions. On failure set an exception naming ``function`` and ``name`` and return -1 (the buffer is not
+   held). */
+static int get_buffer(PyObject *obj, Py_buffer *view, enum kind want, int writable, int dims, const char *function,
+                      const char *name)
 {
     int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
     if (PyObject_GetBuffer(obj, view, flags) < 0) {
@@ -28,7 +30,7 @@ static int get_buffer(PyObject *obj, Py_buffer *view, enum kind want, int writab
         PyObject *type, *value, *traceback;
         PyErr_Fetch(&type, &value, &traceback);
         PyErr_NormalizeException(&type, &value, &traceback);
-        PyErr_Format(PyExc_ValueError, "score_windows: %s cannot be read: %S", name, value != NULL ? value : Py_None);
+        PyErr_Format(PyExc_ValueError, "%s: %s cannot be read: %S", function, name, value != NULL ? value : Py_None);
         Py_XDECREF(type);
         Py_XDECREF(value);
         Py_XDECREF(traceback);
@@ -38,24 +40,24 @@ static int get_buffer(PyObject *obj, Py_buffer *view, enum kind want, int writab
     while (*format == '@' || *format == '=' || *format == '<') {
         format++;
     }
-    int ok;
+    int ok = format[0] != '\0';
     switch (want) {
     case FLOAT32:
-        ok = strcmp(format, "f") == 0;
+        ok = ok && strcmp(format, "f") == 0;
         break;
     case FLOAT64:
-        ok = strcmp(format, "d") == 0;
+        ok = ok && strcmp(format, "d") == 0;
         break;
     case INT32:
-        ok = view->itemsize == 4 && format[1] == '\0' && strchr("il", format[0]) != NULL;
+        ok = ok && view->itemsize == 4 && format[1] == '\0' && strchr("il", format[0]) != NULL;
         break;
     default:
-        ok = view->itemsize == 8 && format[1] == '\0' && strchr("lqn", format[0]) != NULL;
+        ok = ok && view->itemsize == 8 && format[1] == '\0' && strchr("lqn", format[0]) != NULL;
         break;
     }
     if (!ok || (dims > 0 && view->ndim != dims)) {
         static const char *kinds[] = {"float32", "float64", "int32", "int64"};
-        PyErr_Format(PyExc_TypeError, "score_windows: %s must be a contiguous %dD %s array", name, dims > 0 ? dims : 1,
+        PyErr_Format(PyExc_TypeError, "%s: %s must be a contiguous %dD %s array", function, name, dims > 0 ? dims : 1,
                      kinds[want]);
         PyBuffer_Release(view);
         return -1;
@@ -282,10 +284,12 @@ static const struct argument {
 };
 
 /* Get the buffers of ``count`` arguments as ``types`` says; on failure release those held and return -1. */
-static int get_buffers(PyObject *const *args, Py_buffer *views, const struct argument *types, int count)
+static int get_buffers(PyObject *const *args, Py_buffer *views, const struct argument *types, int count,
+                       const char *function)
 {
     for (int held = 0; held < count; held++) {
-        if (get_buffer(args[held], &views[held], types[held].kind, types[held].writable, types[held].dims, types[held].name) < 0) {
+        if (get_buffer(args[held], &views[held], types[held].kind, types[held].writable, types[held].dims, function,
+                       types[held].name) < 0) {
             while (held-- > 0) {
                 PyBuffer_Release(&views[held]);
             }
@@ -318,7 +322,7 @@ static PyObject *window_extent(PyObject *module, PyObject *const *args, Py_ssize
         return NULL;
     }
     Py_buffer views[EXTENT_ARGUMENTS];
-    if (get_buffers(args, views, EXTENT_TYPES, EXTENT_ARGUMENTS) < 0) {
+    if (get_buffers(args, views, EXTENT_TYPES, EXTENT_ARGUMENTS, "window_extent") < 0) {
         return NULL;
     }
     const int64_t *pointer = views[EXTENT_POINTER].buf, *first = views[EXTENT_FIRST].buf, *last = views[EXTENT_LAST].buf;
@@ -357,7 +361,7 @@ static PyObject *score_windows(PyObject *module, PyObject *const *args, Py_ssize
         return NULL;
     }
     Py_buffer views[ARGUMENTS];
-    if (get_buffers(args, views, ARGUMENT_TYPES, ARGUMENTS) < 0) {
+    if (get_buffers(args, views, ARGUMENT_TYPES, ARGUMENTS, "score_windows") < 0) {
         return NULL;
     }
     PyObject *result = NULL;
@@ -447,7 +451,7 @@ static PyObject *bm25_scores(PyObject *module, PyObject *const *args, Py_ssize_t
         return NULL;
     }
     Py_buffer views[BM25_ARGUMENTS];
-    if (get_buffers(args, views, BM25_TYPES, BM25_ARGUMENTS) < 0) {
+    if (get_buffers(args, views, BM25_TYPES, BM25_ARGUMENTS, "bm25_scores") < 0) {
         return NULL;
     }
     const int64_t *pointer = views[BM25_POINTER].buf, *documents = views[BM25_DOCUMENTS].buf;
@@ -512,7 +516,7 @@ static PyObject *best_passages(PyObject *module, PyObject *const *args, Py_ssize
     }
     PyObject *const arrays[BEST_ARGUMENTS] = {args[0], args[1], args[4]};
     Py_buffer views[BEST_ARGUMENTS];
-    if (get_buffers(arrays, views, BEST_TYPES, BEST_ARGUMENTS) < 0) {
+    if (get_buffers(arrays, views, BEST_TYPES, BEST_ARGUMENTS, "best_passages") < 0) {
         return NULL;
     }
     const float *dense = views[BEST_DENSE].buf, *keyword = views[BEST_KEYWORD].buf;
