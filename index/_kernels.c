@@ -283,10 +283,15 @@ static const struct argument {
     {"coverage", FLOAT32, 1, 2},
 };
 
-/* Get the buffers of ``count`` arguments as ``types`` says; on failure release those held and return -1. */
-static int get_buffers(PyObject *const *args, Py_buffer *views, const struct argument *types, int count,
-                       const char *function)
+/* Get the buffers of ``count`` arguments as ``types`` says (there must be ``count``); on failure release those
+   held and return -1. */
+static int get_buffers(PyObject *const *args, Py_ssize_t nargs, Py_buffer *views, const struct argument *types,
+                       int count, const char *function)
 {
+    if (nargs != count) {
+        PyErr_Format(PyExc_TypeError, "%s takes %d arrays (%zd given)", function, count, nargs);
+        return -1;
+    }
     for (int held = 0; held < count; held++) {
         if (get_buffer(args[held], &views[held], types[held].kind, types[held].writable, types[held].dims, function,
                        types[held].name) < 0) {
@@ -317,12 +322,8 @@ static const struct argument EXTENT_TYPES[EXTENT_ARGUMENTS] = {
 static PyObject *window_extent(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != EXTENT_ARGUMENTS) {
-        PyErr_Format(PyExc_TypeError, "window_extent takes %d arrays (%zd given)", EXTENT_ARGUMENTS, nargs);
-        return NULL;
-    }
     Py_buffer views[EXTENT_ARGUMENTS];
-    if (get_buffers(args, views, EXTENT_TYPES, EXTENT_ARGUMENTS, "window_extent") < 0) {
+    if (get_buffers(args, nargs, views, EXTENT_TYPES, EXTENT_ARGUMENTS, "window_extent") < 0) {
         return NULL;
     }
     const int64_t *pointer = views[EXTENT_POINTER].buf, *first = views[EXTENT_FIRST].buf, *last = views[EXTENT_LAST].buf;
@@ -356,12 +357,8 @@ static PyObject *window_extent(PyObject *module, PyObject *const *args, Py_ssize
 static PyObject *score_windows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != ARGUMENTS) {
-        PyErr_Format(PyExc_TypeError, "score_windows takes %d arrays (%zd given)", ARGUMENTS, nargs);
-        return NULL;
-    }
     Py_buffer views[ARGUMENTS];
-    if (get_buffers(args, views, ARGUMENT_TYPES, ARGUMENTS, "score_windows") < 0) {
+    if (get_buffers(args, nargs, views, ARGUMENT_TYPES, ARGUMENTS, "score_windows") < 0) {
         return NULL;
     }
     PyObject *result = NULL;
@@ -446,12 +443,8 @@ static const struct argument BM25_TYPES[BM25_ARGUMENTS] = {
 static PyObject *bm25_scores(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != BM25_ARGUMENTS) {
-        PyErr_Format(PyExc_TypeError, "bm25_scores takes %d arrays (%zd given)", BM25_ARGUMENTS, nargs);
-        return NULL;
-    }
     Py_buffer views[BM25_ARGUMENTS];
-    if (get_buffers(args, views, BM25_TYPES, BM25_ARGUMENTS, "bm25_scores") < 0) {
+    if (get_buffers(args, nargs, views, BM25_TYPES, BM25_ARGUMENTS, "bm25_scores") < 0) {
         return NULL;
     }
     const int64_t *pointer = views[BM25_POINTER].buf, *documents = views[BM25_DOCUMENTS].buf;
@@ -516,7 +509,7 @@ static PyObject *best_passages(PyObject *module, PyObject *const *args, Py_ssize
     }
     PyObject *const arrays[BEST_ARGUMENTS] = {args[0], args[1], args[4]};
     Py_buffer views[BEST_ARGUMENTS];
-    if (get_buffers(arrays, views, BEST_TYPES, BEST_ARGUMENTS, "best_passages") < 0) {
+    if (get_buffers(arrays, BEST_ARGUMENTS, views, BEST_TYPES, BEST_ARGUMENTS, "best_passages") < 0) {
         return NULL;
     }
     const float *dense = views[BEST_DENSE].buf, *keyword = views[BEST_KEYWORD].buf;

@@ -119,10 +119,10 @@ class QuantizedCosines:
         onnx, onnxruntime = _onnx()
         helper, types = onnx.helper, onnx.TensorProto
         self.passage_rows = passages
-        self.dimension = dimension
         count = len(passages.codes)
-        # The arrays are handed over as initializers (constants the kernel packs once) rather than written into
-        # the model, which would copy them through protobuf. onnxruntime does not copy them: they are kept here.
+        # The arrays are handed over as initializers (constants the kernel packs once, into its own layout) rather
+        # than written into the model, which would copy them through protobuf. onnxruntime does not copy them as
+        # given: they are kept here.
         self._initializers = {"codes": passages.codes, "scales": passages.scales.reshape(-1)}
         product = helper.make_node(
             "MatMulNBits", ["question", "codes", "scales"], ["cosines"], domain="com.microsoft",

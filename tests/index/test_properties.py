@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from unittest import mock
 from collections.abc import Sequence
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -321,6 +321,19 @@ def hashing_embedder() -> HashingEmbedder:
     return HashingEmbedder()
 
 
+def indexed(embedder: Embedder, texts: list[tuple[str, str]]) -> tuple[ArticleIndex, list[Article]]:
+    """An index of the tides article and of those of ``texts`` (text, suffix) that load, with them."""
+    loaded = [article_from_bytes("tides.md", "tides.md", TIDES.encode())]
+    for number, (text, suffix) in enumerate(texts):
+        try:
+            loaded.append(article_from_bytes(f"{number}{suffix}", f"{number}{suffix}", text.encode()))
+        except ArticleLoadError:
+            pass
+    index = ArticleIndex(embedder, min_score=-1.0)
+    index.index(loaded)
+    return index, loaded
+
+
 @SLOW
 @given(
     texts=st.lists(st.tuples(article_text, st.sampled_from([".txt", ".md"])), min_size=1, max_size=3),
@@ -328,14 +341,7 @@ def hashing_embedder() -> HashingEmbedder:
     top_k=st.integers(1, 10),
 )
 def test_every_search_result_quotes_an_indexed_article_verbatim(hashing_embedder, texts, question, top_k):
-    loaded = [article_from_bytes("tides.md", "tides.md", TIDES.encode())]
-    for number, (text, suffix) in enumerate(texts):
-        try:
-            loaded.append(article_from_bytes(f"{number}{suffix}", f"{number}{suffix}", text.encode()))
-        except ArticleLoadError:
-            pass
-    index = ArticleIndex(hashing_embedder, min_score=-1.0)
-    index.index(loaded)
+    index, loaded = indexed(hashing_embedder, texts)
     assume(collapse_whitespace(question))
     answer = index.search(question, top_k=top_k)
     assert answer.answered and 1 <= len(answer.results) <= top_k
@@ -351,7 +357,6 @@ def test_every_search_result_quotes_an_indexed_article_verbatim(hashing_embedder
         assert any(s.start <= result.start and result.end <= s.end for s in article.sections), "a quote stays in one section"
 
 
-
 @pytest.mark.skipif(not kernels.COMPILED, reason="index._kernels was not built (no C compiler when the project was installed)")
 @SLOW
 @given(
@@ -359,14 +364,7 @@ def test_every_search_result_quotes_an_indexed_article_verbatim(hashing_embedder
     question=st.one_of(st.text(min_size=1, max_size=200), st.lists(st.sampled_from(WORDS + MARKUP), min_size=1).map(" ".join)),
 )
 def test_the_compiled_kernel_scores_any_windows_as_numpy_does(hashing_embedder, texts, question):
-    loaded = [article_from_bytes("tides.md", "tides.md", TIDES.encode())]
-    for number, (text, suffix) in enumerate(texts):
-        try:
-            loaded.append(article_from_bytes(f"{number}{suffix}", f"{number}{suffix}", text.encode()))
-        except ArticleLoadError:
-            pass
-    index = ArticleIndex(hashing_embedder, min_score=-1.0)
-    index.index(loaded)
+    index, _ = indexed(hashing_embedder, texts)
     assume(collapse_whitespace(question))
     scored = []
 
