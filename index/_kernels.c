@@ -459,24 +459,24 @@ static PyObject *bm25_scores(PyObject *module, PyObject *const *args, Py_ssize_t
             wrong = "a term id is not in the vocabulary";
         } else if (pointer[terms[i]] < 0 || pointer[terms[i] + 1] < pointer[terms[i]] || pointer[terms[i] + 1] > postings) {
             wrong = "a term's documents lie outside the postings";
-        } else {
-            for (int64_t p = pointer[terms[i]]; p < pointer[terms[i] + 1]; p++) {
-                if (documents[p] < 0 || documents[p] >= size) {
-                    wrong = "a posting's document is not one of the scores";
-                    break;
-                }
-            }
         }
     }
     if (wrong == NULL) {
+        int outside = 0;
         Py_BEGIN_ALLOW_THREADS
         memset(scores, 0, sizeof(float) * (size_t)size);
-        for (Py_ssize_t i = 0; i < term_count; i++) {
+        /* each document is checked as it is added to (one pass over the postings, not two) */
+        for (Py_ssize_t i = 0; i < term_count && !outside; i++) {
             for (int64_t p = pointer[terms[i]]; p < pointer[terms[i] + 1]; p++) {
+                if (documents[p] < 0 || documents[p] >= size) {
+                    outside = 1;
+                    break;
+                }
                 scores[documents[p]] += weights[p];
             }
         }
         Py_END_ALLOW_THREADS
+        wrong = outside ? "a posting's document is not one of the scores" : NULL;
     }
     release_buffers(views, BM25_ARGUMENTS);
     if (wrong != NULL) {

@@ -23,7 +23,6 @@ from .search import (
     WINDOW_FEATURES,
     FusionWeights,
     PassageWindows,
-    SentenceTable,
     Windows,
     best_passages,
     choose_windows,
